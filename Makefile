@@ -1,0 +1,58 @@
+# One-command install, demo, test and benchmark. Every target installs first when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= demo-out
+DEMO_AS_OF := 2026-11-20
+# Debian packages WeasyPrint needs; libharfbuzz-subset0 makes PDF font subsetting ~10x faster.
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
+
+.PHONY: install deps demo test lint typecheck unit bench clean
+
+install: $(STAMP)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+demo: install
+	@rm -rf $(DEMO_OUT)
+	@status=0; $(BIN)/letters run examples/accounts.csv \
+	  --sources examples/sources/internal.csv --sources examples/sources/customer_updated.csv \
+	  --sources examples/sources/third_party.csv --sources examples/sources/returned_mail.csv \
+	  --out $(DEMO_OUT) --as-of $(DEMO_AS_OF) || status=$$?; \
+	if [ $$status -eq 3 ]; then echo "(exit 3: the sample data holds some broken rows on purpose; see rejects.csv)"; \
+	elif [ $$status -ne 0 ]; then exit $$status; fi
+	@echo "batch written under $(DEMO_OUT)/"
+
+lint: install
+	$(BIN)/ruff check letters addresses tests
+	$(BIN)/ruff format --check letters addresses tests
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/letters bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) build dist .pytest_cache .mypy_cache .ruff_cache bench-out bench-results.json
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,124 @@
+"""Source records: one observation of a person's address, from one source, on one day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from addresses.csvio import CsvFileError, CsvTable, Reject, RowError, open_csv, row_values
+
+REQUIRED_COLUMNS = ("customer_id", "line1", "city", "state", "zip", "observed_at")
+OPTIONAL_COLUMNS = ("source", "line2", "country", "status")
+COLUMNS = ("customer_id", "source", "line1", "line2", "city", "state", "zip", "country",
+           "observed_at", "status")  # fmt: skip
+KNOWN_STATUSES = frozenset({"", "returned", "moved", "verified_by_customer", "undeliverable"})
+MAX_FIELD_CHARS = 200
+
+
+class SourceFileError(ValueError):
+    """A whole source file cannot be used; the message names the file (and line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One address observation as read, before any standardization."""
+
+    customer_id: str
+    source: str
+    line1: str
+    line2: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    observed_at: date
+    status: str
+    file_name: str
+    line: int
+
+
+def _field(values: dict[str, str], name: str) -> str:
+    value = " ".join(values.get(name, "").split())
+    if len(value) > MAX_FIELD_CHARS:
+        raise RowError(name, f"longer than {MAX_FIELD_CHARS} characters")
+    return value
+
+
+def record_from_values(
+    values: dict[str, str], default_source: str, where: tuple[str, int]
+) -> SourceRecord:
+    """Build a `SourceRecord` from one row; raise `RowError` when the row has no usable address."""
+    customer_id = _field(values, "customer_id")
+    if not customer_id:
+        raise RowError("customer_id", "required but empty")
+    line1 = _field(values, "line1")
+    if not line1:
+        raise RowError("line1", "no street address")
+    observed_text = _field(values, "observed_at")
+    try:
+        observed_at = date.fromisoformat(observed_text[:10])
+    except ValueError:
+        raise RowError("observed_at", f"not a date (YYYY-MM-DD): {observed_text!r}") from None
+    status = _field(values, "status").lower().replace(" ", "_")
+    if status not in KNOWN_STATUSES:
+        raise RowError("status", f"unknown status {status!r}")
+    return SourceRecord(
+        customer_id=customer_id,
+        source=_field(values, "source") or default_source,
+        line1=line1,
+        line2=_field(values, "line2"),
+        city=_field(values, "city"),
+        state=_field(values, "state"),
+        zip=_field(values, "zip"),
+        country=_field(values, "country").upper() or "US",
+        observed_at=observed_at,
+        status=status,
+        file_name=where[0],
+        line=where[1],
+    )
+
+
+def _open_source(source_path: Path) -> CsvTable:
+    try:
+        table = open_csv(source_path)
+    except CsvFileError as exc:
+        raise SourceFileError(str(exc)) from None
+    missing = [column for column in REQUIRED_COLUMNS if column not in table.header]
+    if missing:
+        raise SourceFileError(f"{table.name}:1: missing required column(s): {', '.join(missing)}")
+    return table
+
+
+def iter_source_file(source_path: Path) -> Iterator[SourceRecord | Reject]:
+    """Yield each row of one source file as a `SourceRecord`, or as a `Reject` saying why not.
+
+    A file `third_party.csv` without a `source` column gives every row source `third_party`.
+    """
+    table = _open_source(source_path)
+    default_source = source_path.stem
+    key_position = table.header.index("customer_id")
+    try:
+        for row in table.rows:
+            try:
+                values = row_values(row, table.header)
+                yield record_from_values(values, default_source, (table.name, row.line))
+            except RowError as exc:
+                key = row.values[key_position].strip() if len(row.values) > key_position else ""
+                yield Reject(table.name, row.line, exc.field_name, exc.reason, row.raw, key)
+    except CsvFileError as exc:
+        raise SourceFileError(str(exc)) from None
+
+
+def read_sources(source_paths: list[Path]) -> tuple[list[SourceRecord], list[Reject]]:
+    """Read every source file in full; any unusable file raises `SourceFileError` first."""
+    records: list[SourceRecord] = []
+    rejects: list[Reject] = []
+    for source_path in source_paths:
+        for item in iter_source_file(source_path):
+            if isinstance(item, Reject):
+                rejects.append(item)
+            else:
+                records.append(item)
+    return records, rejects

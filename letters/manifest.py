@@ -1,0 +1,104 @@
+"""The batch folder's records: manifest.csv, rejects.csv and summary.json, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from addresses.csvio import Reject
+from letters.fsutil import atomic_open, write_text_atomic
+
+# Operators' scripts read these names: add columns at the end, never rename.
+MANIFEST_COLUMNS = (
+    "batch_id",
+    "piece_id",
+    "account_id",
+    "customer_id",
+    "status",
+    "reason_code",
+    "reason_detail",
+    "stage",
+    "template",
+    "recipient_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "address_confidence",
+    "pdf_path",
+    "pdf_sha256",
+    "pages",
+    "amount_due",
+    "address_sources",
+    "mail_class",
+)
+REJECT_COLUMNS = ("file", "line", "field", "reason", "key", "raw_row")
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    """One account's line in the manifest."""
+
+    batch_id: str
+    piece_id: str
+    account_id: str
+    customer_id: str
+    status: str
+    reason_code: str
+    reason_detail: str
+    stage: str
+    template: str
+    recipient_name: str
+    address_line1: str
+    address_line2: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    address_confidence: str
+    pdf_path: str
+    pdf_sha256: str
+    pages: str
+    amount_due: str
+    address_sources: str
+    mail_class: str
+
+
+def write_csv(target_path: Path, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Write a CSV file atomically (temporary name, then rename)."""
+    with atomic_open(target_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def write_manifest(target_path: Path, rows: Iterable[ManifestRow]) -> None:
+    """Write manifest.csv, one row per account, columns in `MANIFEST_COLUMNS` order."""
+    write_csv(
+        target_path,
+        MANIFEST_COLUMNS,
+        ([str(v) for v in asdict(row).values()] for row in rows),
+    )
+
+
+def write_rejects(target_path: Path, rejects: Iterable[Reject]) -> None:
+    """Write rejects.csv: each unused input row untouched, with where it was and why."""
+    write_csv(
+        target_path,
+        REJECT_COLUMNS,
+        (
+            (r.file_name, str(r.line), r.field, r.reason, r.key, r.raw.rstrip("\r\n"))
+            for r in rejects
+        ),
+    )
+
+
+def write_summary(target_path: Path, summary: dict[str, Any]) -> None:
+    """Write summary.json (sorted keys, trailing newline)."""
+    write_text_atomic(target_path, json.dumps(summary, indent=2, sort_keys=True) + "\n")
