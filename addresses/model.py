@@ -4,6 +4,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+MAX_LINE = 40
+UNIT_DESIGNATORS = frozenset(
+    [
+        "#",
+        "APT",
+        "BLDG",
+        "BSMT",
+        "DEPT",
+        "FL",
+        "FRNT",
+        "HNGR",
+        "KEY",
+        "LBBY",
+        "LOT",
+        "LOWR",
+        "OFC",
+        "PH",
+        "PIER",
+        "REAR",
+        "RM",
+        "SIDE",
+        "SLIP",
+        "SPC",
+        "STE",
+        "STOP",
+        "TRLR",
+        "UNIT",
+        "UPPR",
+    ]
+)
 
 
 class ChoiceStatus(StrEnum):
@@ -31,12 +63,22 @@ class PostalAddress:
         return self.country not in ("US", "USA", "")
 
     def lines(self) -> list[str]:
-        """The delivery lines below the recipient's name, top to bottom."""
-        out = [self.line1] + ([self.line2] if self.line2 else [])
+        """The lines below the recipient's name, top to bottom, in Pub 28 order.
+
+        A US secondary unit joins the delivery line when that fits in 40 characters, and otherwise
+        goes on the line above it; a foreign address keeps its lines and ends with the country.
+        """
         if self.is_foreign:
+            out = [self.line1] + ([self.line2] if self.line2 else [])
             last = " ".join(part for part in (self.city, self.state, self.zip) if part)
             return [*out, *([last] if last else []), self.country]
-        return [*out, f"{self.city} {self.state} {self.zip}".strip()]
+        last_line = f"{self.city} {self.state} {self.zip}".strip()
+        if not self.line2:
+            return [self.line1, last_line]
+        joined = f"{self.line1} {self.line2}"
+        if self.line2.split()[0] in UNIT_DESIGNATORS and len(joined) <= MAX_LINE:
+            return [joined, last_line]
+        return [self.line2, self.line1, last_line]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +92,12 @@ class AddressChoice:
     sources: tuple[str, ...] = ()
     runner_up_confidence: float = 0.0
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    # the scored candidates (addresses.score.Candidate), best first
+    candidates: tuple[Any, ...] = ()
+    # `file:line: check: detail; ...` for each report of this person that failed a hard check
+    flagged: tuple[str, ...] = ()
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        """The codes of `reasons` (the part before the colon)."""
+        return tuple(reason.split(":", 1)[0] for reason in self.reasons)

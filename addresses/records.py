@@ -39,6 +39,17 @@ class SourceRecord:
     line: int
 
 
+_SHARED_TEXT: dict[str, str] = {}
+_DATES: dict[date, date] = {}
+
+
+def _shared(text: str) -> str:
+    """One object per distinct short value (source, state, city): many records share each."""
+    if len(_SHARED_TEXT) > 500_000:
+        _SHARED_TEXT.clear()
+    return _SHARED_TEXT.setdefault(text, text)
+
+
 def _field(values: dict[str, str], name: str) -> str:
     value = " ".join(values.get(name, "").split())
     if len(value) > MAX_FIELD_CHARS:
@@ -66,15 +77,15 @@ def record_from_values(
         raise RowError("status", f"unknown status {status!r}")
     return SourceRecord(
         customer_id=customer_id,
-        source=_field(values, "source") or default_source,
+        source=_shared(_field(values, "source") or default_source),
         line1=line1,
-        line2=_field(values, "line2"),
-        city=_field(values, "city"),
-        state=_field(values, "state"),
-        zip=_field(values, "zip"),
-        country=_field(values, "country").upper() or "US",
-        observed_at=observed_at,
-        status=status,
+        line2=_shared(_field(values, "line2")),
+        city=_shared(_field(values, "city")),
+        state=_shared(_field(values, "state")),
+        zip=_shared(_field(values, "zip")),
+        country=_shared(_field(values, "country").upper() or "US"),
+        observed_at=_DATES.setdefault(observed_at, observed_at),
+        status=_shared(status),
         file_name=where[0],
         line=where[1],
     )

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from addresses.batch import DedupeColumns, dedupe_file, explain, resolve_files
+from addresses.config import ConfigError, EngineConfig, load_config
+from addresses.csvio import CsvFileError
+from addresses.records import SourceFileError
 from letters.bench import run_bench
-from letters.errors import LettersError, UsageError
+from letters.errors import ExitCode, InputFileError, LettersError, UsageError
 from letters.pipeline import BatchResult, RunRequest, run_batch
 from letters.policy import load_policy
 from letters.render import default_templates_dir
@@ -24,6 +28,19 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
+addresses_app = typer.Typer(
+    help="Standardize, merge, score and choose addresses from several sources.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(addresses_app, name="addresses")
+AddressConfigOption = Annotated[
+    Path | None,
+    typer.Option("--address-config", help="TOML with source trust and thresholds (see README)."),
+]
+JobsOption = Annotated[
+    int | None, typer.Option("--jobs", min=1, help="Worker processes (default: all cores).")
+]
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
@@ -35,6 +52,20 @@ def _as_of(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _engine_config(config_path: Path | None) -> EngineConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _existing(paths: list[Path]) -> list[Path]:
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    return paths
 
 
 def _fail(exc: LettersError) -> typer.Exit:
@@ -79,6 +110,8 @@ def run(
     templates: Annotated[
         Path | None, typer.Option("--templates", help="Templates folder (default: shipped).")
     ] = None,
+    address_config: AddressConfigOption = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Run a nightly batch: one PDF per letter plus manifest.csv, rejects.csv, summary.json.
 
@@ -92,6 +125,8 @@ def run(
             as_of=_as_of(as_of),
             policy=load_policy(policy),
             templates_dir=templates or default_templates_dir(),
+            address_config=_engine_config(address_config),
+            jobs=jobs,
         )
         result = run_batch(request, notify=lambda line: out.print(line, markup=False))
     except LettersError as exc:
@@ -123,20 +158,172 @@ def sample(
     out.print(f"wrote {files.truth_path}", markup=False)
 
 
+@addresses_app.command("resolve")
+def addresses_resolve(
+    sources: Annotated[list[Path], typer.Argument(help="Address-source CSV files.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write resolved.csv.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date recency counts from (default: today).")
+    ] = None,
+    address_config: AddressConfigOption = None,
+    jobs: JobsOption = None,
+) -> None:
+    """Choose one address per customer_id: selected, review or none, with confidence and reasons.
+
+    Example: letters addresses resolve internal.csv third_party.csv --out resolved.csv
+    """
+    try:
+        summary = resolve_files(
+            _existing(sources), out_path, _engine_config(address_config), _as_of(as_of), jobs
+        )
+    except SourceFileError as exc:
+        raise _fail(InputFileError(str(exc))) from None
+    except LettersError as exc:
+        raise _fail(exc) from None
+    for reject in summary.rejects:
+        err.print(f"rejected: {reject.message}", markup=False, soft_wrap=True)
+    for flag in sorted(summary.flagged):
+        err.print(f"flagged: {flag}", markup=False, soft_wrap=True)
+    counts = " ".join(f"{k}={v}" for k, v in sorted(summary.statuses.items()))
+    out.print(f"{summary.records} records, {summary.people} people: {counts}", markup=False)
+    out.print(
+        f"{len(summary.rejects)} rows rejected, {len(summary.flagged)} rows failed a hard check"
+        f" (never mailed without review); wrote {out_path}",
+        markup=False,
+    )
+    raise typer.Exit(int(ExitCode.REJECTED_ROWS if summary.rejects else ExitCode.DONE))
+
+
+@addresses_app.command("explain")
+def addresses_explain(
+    customer_id: Annotated[str, typer.Argument(help="The person to explain.")],
+    sources: Annotated[list[Path], typer.Argument(help="Address-source CSV files.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date recency counts from (default: today).")
+    ] = None,
+    address_config: AddressConfigOption = None,
+) -> None:
+    """Show every observation, its standard form, the merge groups and each score factor.
+
+    Example: letters addresses explain C0000042 internal.csv third_party.csv
+    """
+    try:
+        found = explain(
+            customer_id, _existing(sources), _engine_config(address_config), _as_of(as_of)
+        )
+    except SourceFileError as exc:
+        raise _fail(InputFileError(str(exc))) from None
+    except LettersError as exc:
+        raise _fail(exc) from None
+    if not found.observations and not found.rejects:
+        raise _fail(UsageError(f"{customer_id}: no observation in the given sources"))
+    _print_explanation(found)
+
+
+def _print_explanation(found: Any) -> None:
+    observed = Table(title=f"Observations of {found.customer_id}", show_lines=False)
+    for column in ("where", "source", "seen", "status", "standardized", "parse", "failed checks"):
+        observed.add_column(column)
+    for o in found.observations:
+        form = o.standardized
+        failed = ", ".join(c.name for c in form.checks if c.passed is False)
+        line = " / ".join(form.postal_address().lines())
+        observed.add_row(
+            o.ref, o.source, str(o.observed_at), o.status or "-", line, form.parse, failed
+        )
+    out.print(observed)
+    for rank, candidate in enumerate(
+        sorted(found.candidates, key=lambda c: -c.confidence), start=1
+    ):
+        table = Table(
+            title=f"Candidate {rank}: {' / '.join(candidate.standardized.postal_address().lines())}"
+        )
+        table.add_column("factor")
+        table.add_column("contribution", justify="right")
+        table.add_column("why")
+        for factor in candidate.factors:
+            table.add_row(factor.name, f"{factor.contribution:+.3f}", factor.detail)
+        table.add_row("confidence", f"{candidate.confidence:.3f}", "clipped to [0, 1]")
+        out.print(table)
+        out.print("  merged: " + ", ".join(o.ref for o in candidate.observations), markup=False)
+    choice = found.choice
+    out.print(f"decision: {choice.status.value}: {' | '.join(choice.reasons)}", markup=False)
+    for reject in found.rejects:
+        out.print(f"rejected row: {reject.message}", markup=False)
+
+
+@addresses_app.command("dedupe")
+def addresses_dedupe(
+    input_path: Annotated[Path, typer.Argument(help="Any CSV with an address column.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the clusters.")],
+    id_column: Annotated[str, typer.Option("--id-column", help="Column with the row id.")] = "id",
+    address_column: Annotated[
+        str, typer.Option("--address-column", help="Column with the street address.")
+    ] = "address",
+    zip_column: Annotated[str | None, typer.Option("--zip-column", help="ZIP column.")] = None,
+    city_column: Annotated[str | None, typer.Option("--city-column", help="City column.")] = None,
+    state_column: Annotated[
+        str | None, typer.Option("--state-column", help="State column.")
+    ] = None,
+    default_city: Annotated[
+        str, typer.Option("--default-city", help="City where the row has none.")
+    ] = "",
+    default_state: Annotated[
+        str, typer.Option("--default-state", help="State where the row has none.")
+    ] = "",
+) -> None:
+    """Cluster the rows of any CSV by address alone; write id, cluster_id and the standard form.
+
+    Example: letters addresses dedupe sites.csv --out clusters.csv --id-column Id
+    --address-column Address --zip-column Zip --default-city Chicago --default-state IL
+    """
+    columns = DedupeColumns(
+        id_column,
+        address_column,
+        zip_column,
+        city_column,
+        state_column,
+        default_city,
+        default_state,
+    )
+    if not input_path.is_file():
+        raise _fail(UsageError(f"{input_path}: no such file"))
+    try:
+        summary = dedupe_file(input_path, out_path, columns)
+    except CsvFileError as exc:
+        raise _fail(InputFileError(str(exc))) from None
+    for problem in summary.problems:
+        err.print(f"not clustered: {problem}", markup=False, soft_wrap=True)
+    out.print(
+        f"{summary.rows} rows, {summary.clusters} clusters, {len(summary.problems)} rows without "
+        f"a usable address; wrote {out_path}",
+        markup=False,
+    )
+    raise typer.Exit(int(ExitCode.REJECTED_ROWS if summary.problems else ExitCode.DONE))
+
+
 @app.command()
 def bench(
-    accounts: Annotated[int, typer.Option("--accounts", min=1, help="Accounts to generate.")] = 200,
+    accounts: Annotated[
+        int, typer.Option("--accounts", min=1, help="Accounts for the end-to-end run.")
+    ] = 200,
+    records: Annotated[
+        int, typer.Option("--records", min=100, help="Source records for address resolution.")
+    ] = 1_000_000,
+    chicago: Annotated[
+        Path, typer.Option("--chicago", help="The Chicago sites CSV for the dedupe benchmark.")
+    ] = Path("../shared/reference/data/chicago-early-childhood-sites.csv"),
     out_dir: Annotated[Path, typer.Option("--out", help="Working folder.")] = Path("bench-out"),
     results: Annotated[
         Path, typer.Option("--results", help="Where to write the JSON results.")
     ] = Path("bench-results.json"),
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Measure the pipeline on generated data; writes bench-results.json.
+    """Measure the pipeline on generated data and the Chicago sites; writes bench-results.json.
 
-    Example: letters bench --accounts 500
+    Example: letters bench --accounts 500 --records 200000
     """
-    figures = run_bench(out_dir, accounts, seed=1, as_of=date(2026, 11, 20))
+    figures = run_bench(out_dir, accounts, records, chicago)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     if json_output:
         out.print(json.dumps(figures, indent=2), markup=False)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+
+from addresses.files import PRIVATE_FILE_MODE, atomic_open, write_csv
+
+__all__ = [
+    "PRIVATE_FILE_MODE",
+    "atomic_open",
+    "make_private_dir",
+    "sha256_bytes",
+    "sha256_file",
+    "write_bytes_atomic",
+    "write_csv",
+    "write_text_atomic",
+]
 
 PRIVATE_DIR_MODE = 0o700
-PRIVATE_FILE_MODE = 0o600
 
 
 def make_private_dir(dir_path: Path) -> Path:
@@ -19,26 +27,6 @@ def make_private_dir(dir_path: Path) -> Path:
     dir_path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     os.chmod(dir_path, PRIVATE_DIR_MODE)
     return dir_path
-
-
-@contextlib.contextmanager
-def atomic_open(target_path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temporary file next to `target_path`; rename it into place only on success.
-
-    A crash leaves at most a `.tmp-*` file, never a half-written target.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{target_path.name}-", dir=target_path.parent)
-    tmp_path = Path(tmp_name)
-    try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_path, target_path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def write_bytes_atomic(target_path: Path, data: bytes) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from addresses.csvio import Reject
-from letters.fsutil import atomic_open, write_text_atomic
+from letters.fsutil import write_csv, write_text_atomic
 
 # Operators' scripts read these names: add columns at the end, never rename.
 MANIFEST_COLUMNS = (
@@ -39,6 +38,10 @@ MANIFEST_COLUMNS = (
     "mail_class",
 )
 REJECT_COLUMNS = ("file", "line", "field", "reason", "key", "raw_row")
+REVIEW_COLUMNS = (
+    "customer_id", "status", "reasons", "candidate", "confidence", "line1", "line2", "city",
+    "state", "zip", "country", "sources", "factors", "failed_checks",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +71,6 @@ class ManifestRow:
     amount_due: str
     address_sources: str
     mail_class: str
-
-
-def write_csv(target_path: Path, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Write a CSV file atomically (temporary name, then rename)."""
-    with atomic_open(target_path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(rows)
 
 
 def write_manifest(target_path: Path, rows: Iterable[ManifestRow]) -> None:

@@ -12,16 +12,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from addresses.config import EngineConfig
 from addresses.csvio import Reject
+from addresses.engine import resolve_all
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceFileError, SourceRecord, read_sources
-from addresses.simple import choose_simple
+from addresses.score import Candidate
 from letters import __version__
 from letters.accounts import Account, read_accounts
 from letters.decide import Decision, Status, decide_customer
 from letters.errors import ExitCode, InputFileError, UsageError
-from letters.fsutil import make_private_dir, sha256_file, write_bytes_atomic
-from letters.manifest import ManifestRow, write_manifest, write_rejects, write_summary
+from letters.fsutil import make_private_dir, sha256_file, write_bytes_atomic, write_csv
+from letters.manifest import (
+    REVIEW_COLUMNS,
+    ManifestRow,
+    write_manifest,
+    write_rejects,
+    write_summary,
+)
 from letters.policy import Policy, Stage
 from letters.render import Renderer, format_money
 
@@ -44,6 +52,8 @@ class RunRequest:
     as_of: date
     policy: Policy
     templates_dir: Path
+    address_config: EngineConfig = field(default_factory=EngineConfig)
+    jobs: int | None = None
 
 
 @dataclass(slots=True)
@@ -55,6 +65,7 @@ class BatchResult:
     counts: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     rejected_rows: int = 0
+    flagged_address_rows: int = 0
     letters: int = 0
     pages: int = 0
     render_seconds: float = 0.0
@@ -73,18 +84,48 @@ def _group_by_customer(accounts: Sequence[Account]) -> dict[str, list[Account]]:
     return groups
 
 
-def _records_by_customer(records: Sequence[SourceRecord]) -> dict[str, list[SourceRecord]]:
-    groups: dict[str, list[SourceRecord]] = defaultdict(list)
-    for record in records:
-        groups[record.customer_id].append(record)
-    return groups
+def resolve_addresses(
+    request: RunRequest, records: Sequence[SourceRecord], customer_ids: set[str]
+) -> dict[str, AddressChoice]:
+    """Choose an address for each debtor of the batch with the address engine."""
+    mine = [r for r in records if r.customer_id in customer_ids]
+    choices = {
+        c.customer_id: c
+        for c in resolve_all(mine, request.address_config, request.as_of, request.jobs)
+    }
+    for customer_id in customer_ids - choices.keys():
+        choices[customer_id] = AddressChoice(
+            customer_id, ChoiceStatus.NONE, None, 0.0,
+            reasons=("no_address: no source reports an address for this debtor",),
+        )  # fmt: skip
+    return choices
+
+
+def review_rows(choice: AddressChoice) -> list[list[str]]:
+    """The review.csv lines for one held debtor: each candidate with its score factors."""
+    head = [choice.customer_id, choice.status.value, " | ".join(choice.reasons)]
+    if not choice.candidates:
+        return [[*head, "", "", "", "", "", "", "", "", "", "", ""]]
+    rows = []
+    for rank, candidate in enumerate(choice.candidates, start=1):
+        assert isinstance(candidate, Candidate)
+        form = candidate.standardized
+        factors = "; ".join(
+            f"{f.name} {f.contribution:+.3f} ({f.detail})" for f in candidate.factors
+        )
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in form.checks if c.passed is False)
+        rows.append([
+            *head, str(rank), f"{candidate.confidence:.3f}", form.line1, form.line2, form.city,
+            form.state, form.zip, form.country, ";".join(candidate.sources), factors, failed,
+        ])  # fmt: skip
+    return rows
 
 
 def _hold_for_address(decisions: list[Decision], choice: AddressChoice) -> list[Decision]:
     if choice.status is ChoiceStatus.SELECTED:
         return decisions
     code = "no_address" if choice.status is ChoiceStatus.NONE else "address_review"
-    detail = "; ".join(choice.reasons) or code
+    detail = " | ".join(choice.reasons) or code
     return [
         Decision(d.account, Status.HELD, code, detail, None, d.days_past_due)
         if d.status is Status.GENERATED
@@ -224,13 +265,18 @@ def run_batch(
     batch_dir = make_private_dir(request.out_dir) / batch_id
     pdf_dir = make_private_dir(make_private_dir(batch_dir) / "pdf")
     result = BatchResult(batch_id=batch_id, batch_dir=batch_dir, rejected_rows=len(rejects))
-    records_by_customer = _records_by_customer(records)
+    groups = _group_by_customer(accounts)
+    choices = resolve_addresses(request, records, set(groups))
+    flagged = sum(len(choice.flagged) for choice in choices.values())
+    result.flagged_address_rows = flagged
+    say(f"resolved addresses for {len(choices)} debtors; {flagged} address rows failed a check")
     rows: list[ManifestRow] = [
         _rejected_row(batch_id, r) for r in rejects if r.file_name == request.accounts_path.name
     ]
     render_start = time.perf_counter()
-    for customer_id, customer_accounts in _group_by_customer(accounts).items():
-        choice = choose_simple(customer_id, records_by_customer.get(customer_id, []))
+    review: list[list[str]] = []
+    for customer_id, customer_accounts in groups.items():
+        choice = choices[customer_id]
         decisions = _hold_for_address(
             decide_customer(customer_accounts, request.policy, request.as_of), choice
         )
@@ -269,6 +315,8 @@ def run_batch(
             _manifest_row(batch_id, d, choice, letter if d.status is Status.GENERATED else {})
             for d in decisions
         )
+        if any(d.reason_code in ("address_review", "no_address") for d in decisions):
+            review.extend(review_rows(choice))
     result.render_seconds = time.perf_counter() - render_start
     for row in rows:
         result.counts[row.status] += 1
@@ -276,6 +324,7 @@ def run_batch(
             result.reasons[row.reason_code] += 1
     write_manifest(batch_dir / "manifest.csv", rows)
     write_rejects(batch_dir / "rejects.csv", rejects)
+    write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, review)
     result.exit_code = ExitCode.REJECTED_ROWS if rejects else ExitCode.DONE
     write_summary(batch_dir / "summary.json", _summary(request, result, started, now()))
     say(f"wrote {result.letters} letters to {batch_dir}")
@@ -300,6 +349,7 @@ def _summary(
         "counts": dict(sorted(result.counts.items())),
         "reasons": dict(sorted(result.reasons.items())),
         "rejected_rows": result.rejected_rows,
+        "flagged_address_rows": result.flagged_address_rows,
         "letters": result.letters,
         "pages": result.pages,
         "render_seconds": round(result.render_seconds, 3),

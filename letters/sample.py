@@ -7,7 +7,6 @@ same seed, same files.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +17,9 @@ from pathlib import Path
 import zipcodes
 
 from addresses.records import COLUMNS as SOURCE_COLUMNS
+from addresses.standardize import clean
 from letters.accounts import COLUMNS as ACCOUNT_COLUMNS
-from letters.fsutil import atomic_open, make_private_dir
+from letters.fsutil import make_private_dir, write_csv
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -111,7 +111,7 @@ class TrueAddress:
             parts.append(DIRECTIONS[self.predir][0])
         parts += [self.street.upper(), SUFFIXES[self.suffix][0].upper()]
         line2 = f"{UNITS[self.unit[0]][0]} {self.unit[1]}" if self.unit else ""
-        return " ".join(parts), line2, self.city.upper(), self.state, self.zip5, "US"
+        return " ".join(parts), line2, clean(self.city), self.state, self.zip5, "US"
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,19 +377,12 @@ def generate(
     return account_rows, sources, truth
 
 
-def _write(target_path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    with atomic_open(target_path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(rows)
-
-
 def write_sample(out_dir: Path, accounts: int, seed: int, as_of: date) -> SampleFiles:
     """Write accounts.csv, sources/*.csv and ground_truth.csv under `out_dir`."""
     account_rows, sources, truth = generate(accounts, seed, as_of)
     make_private_dir(out_dir)
     source_dir = make_private_dir(out_dir / "sources")
-    _write(out_dir / "accounts.csv", ACCOUNT_COLUMNS, account_rows)
+    write_csv(out_dir / "accounts.csv", ACCOUNT_COLUMNS, account_rows)
     paths = []
     for name, rows in sources.items():
         columns = (
@@ -397,7 +390,7 @@ def write_sample(out_dir: Path, accounts: int, seed: int, as_of: date) -> Sample
             if name != "returned_mail"
             else tuple(c for c in SOURCE_COLUMNS if c != "source")
         )
-        _write(source_dir / f"{name}.csv", columns, rows)
+        write_csv(source_dir / f"{name}.csv", columns, rows)
         paths.append(source_dir / f"{name}.csv")
-    _write(out_dir / "ground_truth.csv", TRUTH_COLUMNS, truth)
+    write_csv(out_dir / "ground_truth.csv", TRUTH_COLUMNS, truth)
     return SampleFiles(out_dir / "accounts.csv", tuple(paths), out_dir / "ground_truth.csv")

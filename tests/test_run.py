@@ -63,13 +63,15 @@ def test_clean_run_exits_0_and_the_pdf_shows_name_and_amount(
         ("A2", "suppressed", "not_past_due"),
     ]
     letter = rows[0]
-    assert letter["address_line1"] == "123 NORTH MAIN STREET"
+    assert (letter["address_line1"], letter["address_line2"]) == ("123 N MAIN ST", "APT 4")
+    assert letter["address_sources"] == "internal"
     assert letter["amount_due"] == "937.34"
     pdf_bytes = (batch_dir / letter["pdf_path"]).read_bytes()
     assert pdf_bytes.startswith(b"%PDF")
     text = pdf_text(pdf_bytes)
     assert "Ada Lovelace" in text
     assert "$937.34" in text
+    assert "123 N MAIN ST APT 4" in text  # Pub 28: the unit joins the delivery line
     assert letter["pages"] == "1"
     summary = json.loads((batch_dir / "summary.json").read_text())
     assert summary["status"] == "complete"
