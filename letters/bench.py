@@ -20,9 +20,10 @@ from typing import Any
 from addresses.batch import DedupeColumns, dedupe_file, pair_scores
 from addresses.merge import names_match
 from addresses.standardize import standardize
-from letters.pipeline import RunRequest, run_batch
+from letters.pipeline import RunRequest
 from letters.policy import load_policy
 from letters.render import default_templates_dir
+from letters.run import run_batch
 from letters.sample import write_sample
 
 AS_OF = date(2026, 11, 20)

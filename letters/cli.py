@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +20,14 @@ from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
 from letters.bench import run_bench
 from letters.errors import ExitCode, InputFileError, LettersError, UsageError
-from letters.pipeline import BatchResult, RunRequest, run_batch
+from letters.init import init_workspace
+from letters.pipeline import RunRequest
 from letters.policy import load_policy
 from letters.render import default_templates_dir
+from letters.report import BarReporter, PlainReporter
+from letters.run import BatchResult, QuietReporter, Reporter, run_batch
 from letters.sample import write_sample
+from letters.state import SqliteStore, default_db_path, pid_alive
 
 app = typer.Typer(
     help="Turn overdue accounts into mail-ready demand letters, with proof of what was mailed.",
@@ -37,6 +44,10 @@ app.add_typer(addresses_app, name="addresses")
 AddressConfigOption = Annotated[
     Path | None,
     typer.Option("--address-config", help="TOML with source trust and thresholds (see README)."),
+]
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="State database (default: $LETTERS_DB, else OUT/letters.db)."),
 ]
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", min=1, help="Worker processes (default: all cores).")
@@ -84,8 +95,13 @@ def _print_result(result: BatchResult) -> None:
     else:
         counts = " ".join(f"{status}={count}" for status, count in sorted(result.counts.items()))
         out.print(f"batch {result.batch_id}: {counts}", markup=False)
-    rate = result.letters / result.render_seconds if result.render_seconds else 0.0
-    out.print(f"letters {result.letters}, pages {result.pages}, {rate:.1f} letters/s", markup=False)
+    rendered = result.letters - result.reused
+    rate = rendered / result.render_seconds if result.render_seconds else 0.0
+    out.print(
+        f"letters {result.letters} ({rendered} rendered now), pages {result.pages}, "
+        f"{rate:.1f} letters/s",
+        markup=False,
+    )
     out.print(f"batch folder: {result.batch_dir}", markup=False)
     if result.rejected_rows:
         out.print(
@@ -112,11 +128,31 @@ def run(
     ] = None,
     address_config: AddressConfigOption = None,
     jobs: JobsOption = None,
+    db: DbOption = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Resume this interrupted batch id.")
+    ] = None,
+    force: Annotated[
+        list[str] | None,
+        typer.Option("--force", help="A piece id whose letter may go again; repeat for each."),
+    ] = None,
+    force_reason: Annotated[
+        str, typer.Option("--force-reason", help="Why the forced pieces go again (recorded).")
+    ] = "",
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print only the summary, as JSON.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
 ) -> None:
-    """Run a nightly batch: one PDF per letter plus manifest.csv, rejects.csv, summary.json.
+    """Run a nightly batch: one PDF per letter plus manifest, rejects, review, summary and log.
 
     Example: letters run accounts.csv --sources internal.csv --sources third_party.csv --out batches
     """
+    reporter: Reporter = (
+        QuietReporter()
+        if quiet or json_output
+        else (BarReporter(out) if out.is_terminal else PlainReporter(out))
+    )
     try:
         request = RunRequest(
             accounts_path=accounts,
@@ -127,12 +163,88 @@ def run(
             templates_dir=templates or default_templates_dir(),
             address_config=_engine_config(address_config),
             jobs=jobs,
+            db_path=db,
+            resume=resume,
+            force=tuple(force or ()),
+            force_reason=force_reason,
         )
-        result = run_batch(request, notify=lambda line: out.print(line, markup=False))
+        with _sigterm_interrupts():
+            result = run_batch(request, reporter)
     except LettersError as exc:
         raise _fail(exc) from None
-    _print_result(result)
+    if json_output:
+        out.print(json.dumps(result.summary(), indent=2), markup=False, highlight=False)
+    elif not quiet:
+        _print_result(result)
     raise typer.Exit(int(result.exit_code))
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C: the run stops cleanly, marked interrupted and resumable."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@app.command()
+def init(
+    work_dir: Annotated[Path, typer.Argument(help="The folder to create or fill.")],
+) -> None:
+    """Create a working folder: commented policy, address config, templates, crontab line.
+
+    Example: letters init /srv/letters
+    """
+    try:
+        written = init_workspace(work_dir)
+    except LettersError as exc:
+        raise _fail(exc) from None
+    for path in written:
+        out.print(f"wrote {path}", markup=False)
+    out.print(f"put tonight's CSV files in {work_dir / 'input'}; see crontab.txt", markup=False)
+
+
+@app.command()
+def batches(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="The output folder (its letters.db is the state).")
+    ] = Path("."),
+    db: DbOption = None,
+) -> None:
+    """List the batches in the state, newest first, with their status and counts.
+
+    Example: letters batches --out batches
+    """
+    db_path = db or default_db_path(out_dir)
+    if not db_path.is_file():
+        raise _fail(UsageError(f"{db_path}: no state database here"))
+    store = SqliteStore(db_path)
+    try:
+        records = store.batches()
+    finally:
+        store.close()
+    table = Table(title=f"Batches in {db_path}")
+    for column in ("batch", "as of", "started", "finished", "status", "letters", "outcomes"):
+        table.add_column(column)
+    for record in records:
+        status = record.status
+        if status == "running" and not pid_alive(record.pid, record.host):
+            status = "interrupted (not finished)"
+        outcomes = " ".join(f"{k}={v}" for k, v in sorted(record.counts.get("counts", {}).items()))
+        cells = (record.batch_id, record.as_of, record.started_at, record.finished_at or "-",
+                 status, str(record.counts.get("letters", "-")), outcomes)  # fmt: skip
+        if out.is_terminal:
+            table.add_row(*cells)
+        else:
+            out.print("  ".join(cells), markup=False, soft_wrap=True)
+    if out.is_terminal:
+        out.print(table)
 
 
 @app.command()

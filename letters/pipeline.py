@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,20 +16,14 @@ from addresses.engine import resolve_all
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceFileError, SourceRecord, read_sources
 from addresses.score import Candidate
-from letters import __version__
 from letters.accounts import Account, read_accounts
 from letters.decide import Decision, Status, decide_customer
-from letters.errors import ExitCode, InputFileError, UsageError
-from letters.fsutil import make_private_dir, sha256_file, write_bytes_atomic, write_csv
+from letters.errors import InputFileError, UsageError
 from letters.manifest import (
-    REVIEW_COLUMNS,
     ManifestRow,
-    write_manifest,
-    write_rejects,
-    write_summary,
 )
 from letters.policy import Policy, Stage
-from letters.render import Renderer, format_money
+from letters.render import format_money
 
 Notify = Callable[[str], None]
 ENDORSEMENTS = {
@@ -54,27 +46,44 @@ class RunRequest:
     templates_dir: Path
     address_config: EngineConfig = field(default_factory=EngineConfig)
     jobs: int | None = None
+    db_path: Path | None = None  # default: $LETTERS_DB, else letters.db in out_dir
+    resume: str | None = None  # a batch id to resume
+    force: tuple[str, ...] = ()  # piece ids whose letters may be produced again
+    force_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LetterPlan:
+    """One letter the decisions call for: who, which stage, which accounts, where to."""
+
+    customer_id: str
+    letter_key: str
+    stage: Stage
+    decisions: tuple[Decision, ...]
+    choice: AddressChoice
 
 
 @dataclass(slots=True)
-class BatchResult:
-    """What a run did: where, how many of each outcome, and the exit code it earns."""
+class Plan:
+    """Everything decided before anything is rendered."""
 
-    batch_id: str
-    batch_dir: Path
-    counts: Counter[str] = field(default_factory=Counter)
-    reasons: Counter[str] = field(default_factory=Counter)
-    rejected_rows: int = 0
-    flagged_address_rows: int = 0
-    letters: int = 0
-    pages: int = 0
-    render_seconds: float = 0.0
-    exit_code: ExitCode = ExitCode.DONE
+    rows: list[tuple[int, ManifestRow]]  # (input line, row) of accounts that get no letter
+    letters: list[LetterPlan]
+    review: list[list[str]]
+    rejects: list[Reject]
+    flagged_address_rows: int
+    accounts: int
+    records: int
 
 
-def new_batch_id(as_of: date, now: datetime) -> str:
-    """A batch id that sorts by date and time and does not collide: `20261120-021502-a3f9`."""
-    return f"{as_of:%Y%m%d}-{now:%H%M%S}-{secrets.token_hex(2)}"
+def letter_key(customer_id: str, stage: Stage, decisions: Sequence[Decision]) -> str:
+    """The letter's identity across runs: debtor, stage and delinquency cycle.
+
+    The cycle is the oldest due date among the letter's accounts: a debtor who pays and falls
+    behind again starts a new cycle, and may receive the same stage again.
+    """
+    cycle = min(d.account.due_date for d in decisions).isoformat()
+    return f"{customer_id}|{stage.name}|{cycle}"
 
 
 def _group_by_customer(accounts: Sequence[Account]) -> dict[str, list[Account]]:
@@ -231,7 +240,8 @@ def _rejected_row(batch_id: str, reject: Reject) -> ManifestRow:
     return ManifestRow(**blank)
 
 
-def _load_inputs(request: RunRequest) -> tuple[list[Account], list[SourceRecord], list[Reject]]:
+def load_inputs(request: RunRequest) -> tuple[list[Account], list[SourceRecord], list[Reject]]:
+    """Read every input in full; a file-level problem raises before anything is written."""
     for path in (request.accounts_path, *request.source_paths):
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
@@ -243,116 +253,63 @@ def _load_inputs(request: RunRequest) -> tuple[list[Account], list[SourceRecord]
     return accounts_file.accounts, records, accounts_file.rejects + source_rejects
 
 
-def run_batch(
+def plan_batch(
     request: RunRequest,
-    notify: Notify | None = None,
-    now: Callable[[], datetime] = datetime.now,
-    renderer_factory: Callable[[Path], Renderer] = Renderer,
-) -> BatchResult:
-    """Run one batch end to end; input problems raise before the batch folder is created."""
-    say = notify or (lambda _message: None)
-    accounts, records, rejects = _load_inputs(request)
-    account_rejects = sum(1 for r in rejects if r.file_name == request.accounts_path.name)
-    say(
-        f"read {len(accounts)} accounts ({account_rejects} rejected), "
-        f"{len(records)} address records ({len(rejects) - account_rejects} rejected)"
-    )
-    renderer = renderer_factory(request.templates_dir)
-    renderer.check_templates(sorted({stage.template for stage in request.policy.stages}))
-
-    started = now()
-    batch_id = new_batch_id(request.as_of, started)
-    batch_dir = make_private_dir(request.out_dir) / batch_id
-    pdf_dir = make_private_dir(make_private_dir(batch_dir) / "pdf")
-    result = BatchResult(batch_id=batch_id, batch_dir=batch_dir, rejected_rows=len(rejects))
+    batch_id: str,
+    inputs: tuple[list[Account], list[SourceRecord], list[Reject]],
+    notify: Notify,
+) -> Plan:
+    """Resolve addresses and decide every account; the letters come out in input order."""
+    accounts, records, rejects = inputs
     groups = _group_by_customer(accounts)
     choices = resolve_addresses(request, records, set(groups))
     flagged = sum(len(choice.flagged) for choice in choices.values())
-    result.flagged_address_rows = flagged
-    say(f"resolved addresses for {len(choices)} debtors; {flagged} address rows failed a check")
-    rows: list[ManifestRow] = [
-        _rejected_row(batch_id, r) for r in rejects if r.file_name == request.accounts_path.name
-    ]
-    render_start = time.perf_counter()
-    review: list[list[str]] = []
+    notify(f"resolved addresses for {len(choices)} debtors; {flagged} address rows failed a check")
+    plan = Plan(
+        rows=[
+            (r.line, _rejected_row(batch_id, r))
+            for r in rejects
+            if r.file_name == request.accounts_path.name
+        ],
+        letters=[], review=[], rejects=rejects, flagged_address_rows=flagged,
+        accounts=len(accounts), records=len(records),
+    )  # fmt: skip
     for customer_id, customer_accounts in groups.items():
         choice = choices[customer_id]
         decisions = _hold_for_address(
             decide_customer(customer_accounts, request.policy, request.as_of), choice
         )
         mailed = [d for d in decisions if d.status is Status.GENERATED]
-        letter: dict[str, str] = {}
         if mailed:
             stage = max((d.stage for d in mailed if d.stage), key=lambda s: s.min_days)
-            mailed = [
-                Decision(
-                    d.account,
-                    d.status,
-                    "letter_due",
-                    f"{d.days_past_due} days past due; stage {stage.name}",
-                    stage,
-                    d.days_past_due,
-                )
+            letter_decisions = tuple(
+                Decision(d.account, d.status, "letter_due",
+                         f"{d.days_past_due} days past due; stage {stage.name}", stage,
+                         d.days_past_due)
                 for d in mailed
-            ]
-            piece_id = f"{batch_id}-{result.letters + 1:06d}"
-            context = letter_context(piece_id, request.policy, stage, mailed, choice, request.as_of)
-            pdf = renderer.render(stage.template, context, piece_id)
-            pdf_path = pdf_dir / f"{piece_id}.pdf"
-            write_bytes_atomic(pdf_path, pdf.data)
-            letter = {
-                "piece_id": piece_id,
-                "pdf_path": str(pdf_path.relative_to(batch_dir)),
-                "pdf_sha256": sha256_file(pdf_path),
-                "pages": str(pdf.pages),
-            }
-            result.letters += 1
-            result.pages += pdf.pages
-            if result.letters % 50 == 0:
-                say(f"rendered {result.letters} letters")
-            decisions = [*mailed, *(d for d in decisions if d.status is not Status.GENERATED)]
-        rows.extend(
-            _manifest_row(batch_id, d, choice, letter if d.status is Status.GENERATED else {})
+            )  # fmt: skip
+            key = letter_key(customer_id, stage, letter_decisions)
+            plan.letters.append(LetterPlan(customer_id, key, stage, letter_decisions, choice))
+        plan.rows.extend(
+            (d.account.line, _manifest_row(batch_id, d, choice, {}))
             for d in decisions
+            if d.status is not Status.GENERATED
         )
         if any(d.reason_code in ("address_review", "no_address") for d in decisions):
-            review.extend(review_rows(choice))
-    result.render_seconds = time.perf_counter() - render_start
-    for row in rows:
-        result.counts[row.status] += 1
-        if row.reason_code:
-            result.reasons[row.reason_code] += 1
-    write_manifest(batch_dir / "manifest.csv", rows)
-    write_rejects(batch_dir / "rejects.csv", rejects)
-    write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, review)
-    result.exit_code = ExitCode.REJECTED_ROWS if rejects else ExitCode.DONE
-    write_summary(batch_dir / "summary.json", _summary(request, result, started, now()))
-    say(f"wrote {result.letters} letters to {batch_dir}")
-    return result
+            plan.review.extend(review_rows(choice))
+    return plan
 
 
-def _summary(
-    request: RunRequest, result: BatchResult, started: datetime, finished: datetime
-) -> dict[str, Any]:
-    rate = result.letters / result.render_seconds if result.render_seconds else 0.0
-    return {
-        "batch_id": result.batch_id,
-        "status": "complete",
-        "tool_version": __version__,
-        "as_of": request.as_of.isoformat(),
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": finished.isoformat(timespec="seconds"),
-        "policy": request.policy.source_name,
-        "inputs": {
-            str(path): sha256_file(path) for path in (request.accounts_path, *request.source_paths)
-        },
-        "counts": dict(sorted(result.counts.items())),
-        "reasons": dict(sorted(result.reasons.items())),
-        "rejected_rows": result.rejected_rows,
-        "flagged_address_rows": result.flagged_address_rows,
-        "letters": result.letters,
-        "pages": result.pages,
-        "render_seconds": round(result.render_seconds, 3),
-        "letters_per_second": round(rate, 2),
-        "exit_code": int(result.exit_code),
-    }
+def manifest_rows_for_letter(
+    batch_id: str,
+    letter: LetterPlan,
+    status: Status,
+    reason: tuple[str, str],
+    record: dict[str, str],
+) -> list[tuple[int, ManifestRow]]:
+    """The (input line, row) of a letter's accounts: generated with its PDF, or skipped."""
+    rows = []
+    for d in letter.decisions:
+        decision = Decision(d.account, status, reason[0], reason[1], d.stage, d.days_past_due)
+        rows.append((d.account.line, _manifest_row(batch_id, decision, letter.choice, record)))
+    return rows

@@ -88,6 +88,12 @@ def write_sources(tmp_path: Path) -> WriteCsv:
     return write
 
 
+def only_batch(out_dir: Path) -> Path:
+    """The one batch folder under an output folder (which also holds the state database)."""
+    (batch_dir,) = (p for p in out_dir.iterdir() if p.is_dir())
+    return batch_dir
+
+
 @pytest.fixture(scope="session")
 def sample_files(tmp_path_factory: pytest.TempPathFactory) -> SampleFiles:
     """A small generated sample (40 accounts), shared read-only by the whole session."""

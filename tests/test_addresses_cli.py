@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from letters.cli import app
 from letters.errors import ExitCode
-from tests.conftest import WriteCsv, write_rows
+from tests.conftest import WriteCsv, only_batch, write_rows
 
 runner = CliRunner()
 
@@ -124,7 +124,7 @@ def test_run_holds_an_ambiguous_debtor_and_lists_candidates_in_review_csv(
             "--as-of", "2026-11-20"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == ExitCode.DONE, result.output
-    (batch_dir,) = (tmp_path / "out").iterdir()
+    batch_dir = only_batch(tmp_path / "out")
     manifest = {r["account_id"]: r for r in _read(batch_dir / "manifest.csv")}
     assert manifest["A1"]["status"] == "generated"
     assert float(manifest["A1"]["address_confidence"]) > 0.45

@@ -14,7 +14,7 @@ from letters.errors import ExitCode
 from letters.manifest import MANIFEST_COLUMNS, ManifestRow
 from letters.render import pdf_text
 from letters.sample import SampleFiles
-from tests.conftest import WriteCsv
+from tests.conftest import WriteCsv, only_batch
 
 runner = CliRunner()
 
@@ -30,11 +30,6 @@ def _run(accounts: Path, sources: list[Path], out_dir: Path, *extra: str) -> tup
 def _manifest(batch_dir: Path) -> list[dict[str, str]]:
     with (batch_dir / "manifest.csv").open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def _only_batch(out_dir: Path) -> Path:
-    (batch_dir,) = out_dir.iterdir()
-    return batch_dir
 
 
 def test_manifest_row_fields_match_the_documented_columns() -> None:
@@ -56,7 +51,7 @@ def test_clean_run_exits_0_and_the_pdf_shows_name_and_amount(
     sources = write_sources({}, {"customer_id": "C2"})
     code, output = _run(accounts, [sources], tmp_path / "out")
     assert code == ExitCode.DONE, output
-    batch_dir = _only_batch(tmp_path / "out")
+    batch_dir = only_batch(tmp_path / "out")
     rows = _manifest(batch_dir)
     assert [(r["account_id"], r["status"], r["reason_code"]) for r in rows] == [
         ("A1", "generated", "letter_due"),
@@ -88,7 +83,7 @@ def test_sample_batch_exits_3_and_accounts_for_every_row(
         sample_files.accounts_path, list(sample_files.source_paths), tmp_path / "out"
     )
     assert code == ExitCode.REJECTED_ROWS, output
-    batch_dir = _only_batch(tmp_path / "out")
+    batch_dir = only_batch(tmp_path / "out")
     rows = _manifest(batch_dir)
     with sample_files.accounts_path.open(encoding="utf-8") as handle:
         account_rows = sum(1 for _ in csv.reader(handle)) - 1
@@ -110,7 +105,7 @@ def test_consolidates_one_letter_per_debtor(
     accounts = write_accounts({}, {"account_id": "A2", "account_number": "9999888877776666"})
     code, _ = _run(accounts, [write_sources({})], tmp_path / "out")
     assert code == ExitCode.DONE
-    batch_dir = _only_batch(tmp_path / "out")
+    batch_dir = only_batch(tmp_path / "out")
     rows = _manifest(batch_dir)
     assert rows[0]["piece_id"] == rows[1]["piece_id"] != ""
     text = pdf_text((batch_dir / rows[0]["pdf_path"]).read_bytes())
@@ -124,7 +119,7 @@ def test_held_when_no_usable_address(
     sources = write_sources({"status": "returned"})
     code, _ = _run(write_accounts({}), [sources], tmp_path / "out")
     assert code == ExitCode.DONE
-    (row,) = _manifest(_only_batch(tmp_path / "out"))
+    (row,) = _manifest(only_batch(tmp_path / "out"))
     assert (row["status"], row["reason_code"], row["pdf_path"]) == ("held", "no_address", "")
 
 
@@ -134,7 +129,7 @@ def test_person_level_flag_suppresses_every_account_of_the_debtor(
     accounts = write_accounts({}, {"account_id": "A2", "bankruptcy": "yes"})
     code, _ = _run(accounts, [write_sources({})], tmp_path / "out")
     assert code == ExitCode.DONE
-    rows = _manifest(_only_batch(tmp_path / "out"))
+    rows = _manifest(only_batch(tmp_path / "out"))
     assert {(r["status"], r["reason_code"]) for r in rows} == {("suppressed", "bankruptcy")}
 
 
@@ -178,3 +173,16 @@ def test_sample_command_is_deterministic(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     for relative in ("accounts.csv", "ground_truth.csv", "sources/third_party.csv"):
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
+
+
+def test_init_creates_a_working_folder_and_never_overwrites(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    result = runner.invoke(app, ["init", str(work)])
+    assert result.exit_code == 0, result.output
+    for name in ("policy.toml", "address-config.toml", "crontab.txt", "templates/letter.css",
+                 "templates/reminder.html", "input", "batches"):  # fmt: skip
+        assert (work / name).exists(), name
+    assert "letters run" in (work / "crontab.txt").read_text()
+    again = runner.invoke(app, ["init", str(work)])
+    assert again.exit_code == ExitCode.USAGE
+    assert "nothing was changed" in again.output

@@ -1,0 +1,479 @@
+"""A batch's life: lock the state, start or resume, produce each letter exactly once, record.
+
+Order of writes for one letter: the state records it `pending`; the PDF is written under a
+temporary name and renamed; the state marks it `rendered`. A kill at any point leaves either no
+PDF or a complete one, and a `pending` record that a resume renders again under the same piece id.
+Letters already `rendered` in any batch are never produced again (`already_sent`) unless an
+operator forces those pieces, which is recorded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from letters import __version__
+from letters.decide import Status
+from letters.errors import ExitCode, LettersError, UsageError
+from letters.fsutil import (
+    make_private_dir,
+    sha256_bytes,
+    sha256_file,
+    write_bytes_atomic,
+    write_csv,
+)
+from letters.manifest import (
+    REVIEW_COLUMNS,
+    ManifestRow,
+    write_manifest,
+    write_rejects,
+    write_summary,
+)
+from letters.pipeline import (
+    LetterPlan,
+    Plan,
+    RunRequest,
+    letter_context,
+    load_inputs,
+    manifest_rows_for_letter,
+    plan_batch,
+)
+from letters.render import Renderer
+from letters.state import BatchRecord, LetterRecord, RunLock, SqliteStore, default_db_path
+
+
+class Interrupted(LettersError):
+    """The run was stopped (SIGINT/SIGTERM); the batch is marked interrupted and can be resumed."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Reporter(Protocol):
+    """Where a run reports its progress: the CLI draws bars on a TTY and plain lines under cron."""
+
+    def line(self, message: str) -> None: ...
+    def stage(self, name: str, total: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+    def end_stage(self) -> None: ...
+
+
+class QuietReporter:
+    """Reports nothing."""
+
+    def line(self, message: str) -> None:
+        """Ignore a message."""
+
+    def stage(self, name: str, total: int) -> None:
+        """Ignore a stage."""
+
+    def advance(self, count: int = 1) -> None:
+        """Ignore progress."""
+
+    def end_stage(self) -> None:
+        """Ignore a stage's end."""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What a run did: where, how many of each outcome, and the exit code it earns."""
+
+    batch_id: str
+    batch_dir: Path
+    status: str = "complete"
+    resumed: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    rejected_rows: int = 0
+    flagged_address_rows: int = 0
+    letters: int = 0
+    pages: int = 0
+    reused: int = 0
+    render_seconds: float = 0.0
+    exit_code: ExitCode = ExitCode.DONE
+
+    def summary(self) -> dict[str, Any]:
+        """The counts as plain data (for summary.json, --json and the state)."""
+        rate = self.letters / self.render_seconds if self.render_seconds else 0.0
+        return {
+            "batch_id": self.batch_id,
+            "status": self.status,
+            "resumed": self.resumed,
+            "counts": dict(sorted(self.counts.items())),
+            "reasons": dict(sorted(self.reasons.items())),
+            "rejected_rows": self.rejected_rows,
+            "flagged_address_rows": self.flagged_address_rows,
+            "letters": self.letters,
+            "letters_rendered_this_run": self.letters - self.reused,
+            "pages": self.pages,
+            "render_seconds": round(self.render_seconds, 3),
+            "letters_per_second": round(rate, 2),
+            "exit_code": int(self.exit_code),
+        }
+
+
+class BatchLog:
+    """The batch's log file: one timestamped line per event, no names, addresses or amounts."""
+
+    def __init__(self, log_path: Path) -> None:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._handle = os.fdopen(fd, "a", encoding="utf-8")
+
+    def write(self, message: str) -> None:
+        """Append one line."""
+        stamp = datetime.now().isoformat(timespec="seconds")
+        self._handle.write(f"{stamp} INFO {message}\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()
+
+
+def new_batch_id(as_of: Any, now: datetime) -> str:
+    """A batch id that sorts by date and time and does not collide: `20261120-021502-a3f9`."""
+    return f"{as_of:%Y%m%d}-{now:%H%M%S}-{os.urandom(2).hex()}"
+
+
+def fingerprint(request: RunRequest) -> dict[str, Any]:
+    """What must not change between a batch and its resume: inputs, date, policy, templates."""
+    templates = hashlib.sha256()
+    for path in sorted(request.templates_dir.rglob("*")):
+        if path.is_file():
+            templates.update(path.relative_to(request.templates_dir).as_posix().encode())
+            templates.update(path.read_bytes())
+    return {
+        "as_of": request.as_of.isoformat(),
+        "accounts": [str(request.accounts_path), sha256_file(request.accounts_path)],
+        "sources": [[str(p), sha256_file(p)] for p in request.source_paths],
+        "policy": request.policy.source_name,
+        "templates": templates.hexdigest(),
+        "out_dir": str(request.out_dir.resolve()),
+    }
+
+
+class BatchRun:
+    """One run of one batch: holds the lock, the state and the batch folder."""
+
+    def __init__(
+        self,
+        request: RunRequest,
+        reporter: Reporter,
+        now: Callable[[], datetime],
+        renderer_factory: Callable[[Path], Renderer],
+    ) -> None:
+        self.request = request
+        self.reporter = reporter
+        self.now = now
+        self.renderer_factory = renderer_factory
+        self.db_path = request.db_path or default_db_path(request.out_dir)
+        self.store: SqliteStore | None = None
+        self.lock = RunLock(self.db_path)
+        self.log: BatchLog | None = None
+
+    def say(self, message: str) -> None:
+        """Report a line to the operator and the batch log."""
+        self.reporter.line(message)
+        if self.log:
+            self.log.write(message)
+
+    def _choose_batch(self, store: SqliteStore, identity: dict[str, Any]) -> tuple[str, bool]:
+        """The batch to run: the one to resume, an interrupted one of the same inputs, or new."""
+        for stale in store.batches():
+            if stale.status == "running":  # we hold the lock, so its run is dead
+                store.finish_batch(
+                    stale.batch_id,
+                    "interrupted",
+                    self.now().isoformat(timespec="seconds"),
+                    stale.counts,
+                )
+        if self.request.resume:
+            record = store.batch(self.request.resume)
+            if record is None:
+                raise UsageError(f"--resume: no batch {self.request.resume!r} in {self.db_path}")
+            if record.status == "complete":
+                raise UsageError(f"--resume: batch {record.batch_id} is already complete")
+            if record.request != identity:
+                raise UsageError(
+                    "--resume: inputs, date, policy or templates differ from batch "
+                    + record.batch_id
+                )
+            return record.batch_id, True
+        for record in store.batches():
+            if (
+                record.status == "interrupted"
+                and record.request == identity
+                and not self.request.force
+            ):
+                return record.batch_id, True
+        return new_batch_id(self.request.as_of, self.now()), False
+
+    def execute(self) -> BatchResult:
+        """Run the batch; see the module docstring for what happens when it is stopped."""
+        inputs = load_inputs(self.request)
+        renderer = self.renderer_factory(self.request.templates_dir)
+        renderer.check_templates(sorted({s.template for s in self.request.policy.stages}))
+        identity = fingerprint(self.request)
+        if self.request.force and not self.request.force_reason.strip():
+            raise UsageError("--force needs --force-reason: say why these pieces go again")
+        store = self.store = SqliteStore(self.db_path)
+        try:
+            for piece_id in self.request.force:
+                if store.letter_by_piece(piece_id) is None:
+                    raise UsageError(f"--force: no piece {piece_id!r} in {self.db_path}")
+            self.lock.acquire("starting")
+            try:
+                return self._locked(store, identity, inputs, renderer)
+            finally:
+                self.lock.release()
+        finally:
+            store.close()
+
+    def _locked(
+        self, store: SqliteStore, identity: dict[str, Any], inputs: Any, renderer: Renderer
+    ) -> BatchResult:
+        batch_id, resumed = self._choose_batch(store, identity)
+        self.lock.describe(batch_id)
+        started = self.now()
+        batch_dir = make_private_dir(self.request.out_dir) / batch_id
+        pdf_dir = make_private_dir(make_private_dir(batch_dir) / "pdf")
+        for stale in (*batch_dir.glob(".tmp-*"), *pdf_dir.glob(".tmp-*")):
+            stale.unlink()  # half-written files of a killed run; never a real name
+        self.log = BatchLog(batch_dir / "run.log")
+        result = BatchResult(batch_id, batch_dir, resumed=resumed, rejected_rows=len(inputs[2]))
+        store.begin_batch(
+            BatchRecord(
+                batch_id,
+                self.request.as_of.isoformat(),
+                started.isoformat(timespec="seconds"),
+                None,
+                "running",
+                str(batch_dir),
+                identity,
+                os.getpid(),
+                socket.gethostname(),
+                {},
+            )
+        )
+        base = self._summary_base(started, identity)
+        write_summary(batch_dir / "summary.json", {**base, **result.summary(), "status": "running"})
+        self.say(
+            f"batch {batch_id} {'resumed' if resumed else 'started'} (as of {self.request.as_of})"
+        )
+        accounts, records, rejects = inputs
+        self.say(
+            f"read {len(accounts)} accounts, {len(records)} address records, "
+            f"{len(rejects)} rows rejected"
+        )
+        try:
+            self._apply_force(store, batch_id)
+            plan = plan_batch(self.request, batch_id, inputs, self.say)
+            result.flagged_address_rows = plan.flagged_address_rows
+            rows = self._produce(store, plan, batch_id, pdf_dir, renderer, result)
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            result.exit_code = ExitCode.INTERRUPTED
+            self._close(store, result, base, "interrupted")
+            raise Interrupted(
+                f"interrupted; batch {batch_id} can be resumed with --resume {batch_id}"
+            ) from None
+        except BaseException:
+            result.status = "failed"
+            self._close(store, result, base, "failed")
+            raise
+        for row in rows:
+            result.counts[row.status] += 1
+            if row.reason_code:
+                result.reasons[row.reason_code] += 1
+        store.record_decisions(
+            batch_id,
+            [
+                (
+                    r.account_id,
+                    r.customer_id,
+                    r.status,
+                    r.reason_code,
+                    r.reason_detail,
+                    r.stage,
+                    r.piece_id,
+                )
+                for r in rows
+                if r.status != Status.REJECTED.value
+            ],
+        )
+        write_manifest(batch_dir / "manifest.csv", rows)
+        write_rejects(batch_dir / "rejects.csv", plan.rejects)
+        write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, plan.review)
+        result.exit_code = ExitCode.REJECTED_ROWS if plan.rejects else ExitCode.DONE
+        self._close(store, result, base, "complete")
+        self.say(
+            f"batch {batch_id} complete: {result.letters} letters, "
+            + ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
+        )
+        return result
+
+    def _summary_base(self, started: datetime, identity: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "tool_version": __version__,
+            "as_of": self.request.as_of.isoformat(),
+            "started_at": started.isoformat(timespec="seconds"),
+            "policy": self.request.policy.source_name,
+            "inputs": {
+                path: digest for path, digest in [identity["accounts"], *identity["sources"]]
+            },
+            "state": str(self.db_path),
+        }
+
+    def _close(
+        self, store: SqliteStore, result: BatchResult, base: dict[str, Any], status: str
+    ) -> None:
+        result.status = status
+        finished = self.now().isoformat(timespec="seconds")
+        summary = {**base, **result.summary(), "finished_at": finished}
+        write_summary(result.batch_dir / "summary.json", summary)
+        store.finish_batch(result.batch_id, status, finished, result.summary())
+        if self.log:
+            self.log.write(f"batch {result.batch_id} {status}")
+            self.log.close()
+            self.log = None
+
+    def _apply_force(self, store: SqliteStore, batch_id: str) -> None:
+        """Free the keys of the pieces an operator forces, and keep a record of it."""
+        operator = getpass.getuser()
+        for piece_id in self.request.force:
+            record = store.letter_by_piece(piece_id)
+            if record is None:  # checked before the run started; released by a run since
+                continue
+            store.release_letter(record.letter_key)
+            store.record_force(
+                batch_id,
+                piece_id,
+                record.letter_key,
+                operator,
+                self.request.force_reason,
+                self.now().isoformat(timespec="seconds"),
+            )
+            self.say(f"forced: {piece_id} may be produced again (by {operator})")
+
+    def _produce(
+        self,
+        store: SqliteStore,
+        plan: Plan,
+        batch_id: str,
+        pdf_dir: Path,
+        renderer: Renderer,
+        result: BatchResult,
+    ) -> list[ManifestRow]:
+        """Render each planned letter once; skip those already sent; resume those pending.
+
+        Returns every account's manifest row, in the order of the accounts file.
+        """
+        rows = list(plan.rows)
+        mine = {r.letter_key: r for r in store.letters_of_batch(batch_id)}
+        sequence = max((int(r.piece_id.rsplit("-", 1)[1]) for r in mine.values()), default=0)
+        self.reporter.stage("render", len(plan.letters))
+        started = time.perf_counter()
+        for letter in plan.letters:
+            known = mine.get(letter.letter_key) or store.letter(letter.letter_key)
+            if known is not None and known.batch_id != batch_id and known.status == "rendered":
+                detail = f"piece {known.piece_id} in batch {known.batch_id}"
+                rows += manifest_rows_for_letter(
+                    batch_id, letter, Status.SUPPRESSED, ("already_sent", detail), {}
+                )
+                self.reporter.advance()
+                continue
+            if known is not None and known.batch_id != batch_id:  # pending in a dead batch: no PDF
+                store.release_letter(known.letter_key)
+                known = None
+            if known is None:
+                sequence += 1
+                known = LetterRecord(
+                    letter.letter_key,
+                    f"{batch_id}-{sequence:06d}",
+                    batch_id,
+                    letter.customer_id,
+                    letter.stage.name,
+                    letter.letter_key.rsplit("|", 1)[1],
+                    "pending",
+                    None,
+                    None,
+                    None,
+                )
+                store.reserve_letter(
+                    known,
+                    [d.account.account_id for d in letter.decisions],
+                    self.now().isoformat(timespec="seconds"),
+                )
+            record = self._render_once(store, known, letter, pdf_dir, renderer, result)
+            reason = ("letter_due", letter.decisions[0].reason_detail)
+            rows += manifest_rows_for_letter(batch_id, letter, Status.GENERATED, reason, record)
+            result.letters += 1
+            result.pages += int(record["pages"])
+            self.reporter.advance()
+        self.reporter.end_stage()
+        result.render_seconds = time.perf_counter() - started
+        self.say(f"letters: {result.letters} ({result.letters - result.reused} rendered now)")
+        return [row for _, row in sorted(rows, key=lambda numbered: numbered[0])]
+
+    def _render_once(
+        self,
+        store: SqliteStore,
+        known: LetterRecord,
+        letter: LetterPlan,
+        pdf_dir: Path,
+        renderer: Renderer,
+        result: BatchResult,
+    ) -> dict[str, str]:
+        """The letter's PDF: reused if this batch already rendered it intact, else rendered now."""
+        pdf_path = pdf_dir / f"{known.piece_id}.pdf"
+        relative = str(pdf_path.relative_to(pdf_dir.parent))
+        if (
+            known.status == "rendered"
+            and pdf_path.is_file()
+            and sha256_file(pdf_path) == known.pdf_sha256
+        ):
+            result.reused += 1
+            return {
+                "piece_id": known.piece_id,
+                "pdf_path": relative,
+                "pdf_sha256": known.pdf_sha256 or "",
+                "pages": str(known.pages),
+            }
+        context = letter_context(
+            known.piece_id,
+            self.request.policy,
+            letter.stage,
+            letter.decisions,
+            letter.choice,
+            self.request.as_of,
+        )
+        pdf = renderer.render(letter.stage.template, context, known.piece_id)
+        write_bytes_atomic(pdf_path, pdf.data)
+        digest = sha256_bytes(pdf.data)
+        store.complete_letter(known.piece_id, relative, digest, pdf.pages)
+        if self.log:
+            self.log.write(f"rendered {known.piece_id} ({pdf.pages} pages)")
+        return {
+            "piece_id": known.piece_id,
+            "pdf_path": relative,
+            "pdf_sha256": digest,
+            "pages": str(pdf.pages),
+        }
+
+
+def run_batch(
+    request: RunRequest,
+    reporter: Reporter | None = None,
+    now: Callable[[], datetime] = datetime.now,
+    renderer_factory: Callable[[Path], Renderer] = Renderer,
+) -> BatchResult:
+    """Run (or resume) one batch end to end under the state lock."""
+    return BatchRun(request, reporter or QuietReporter(), now, renderer_factory).execute()
