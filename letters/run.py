@@ -48,7 +48,14 @@ from letters.pipeline import (
     plan_batch,
 )
 from letters.render import Renderer
-from letters.state import BatchRecord, LetterRecord, RunLock, SqliteStore, default_db_path
+from letters.state import (
+    BatchRecord,
+    LetterRecord,
+    RunLock,
+    SqliteStore,
+    StateStore,
+    default_db_path,
+)
 
 
 class Interrupted(LettersError):
@@ -169,13 +176,14 @@ class BatchRun:
         reporter: Reporter,
         now: Callable[[], datetime],
         renderer_factory: Callable[[Path], Renderer],
+        store_factory: Callable[[Path], StateStore] = SqliteStore,
     ) -> None:
         self.request = request
+        self.store_factory = store_factory
         self.reporter = reporter
         self.now = now
         self.renderer_factory = renderer_factory
         self.db_path = request.db_path or default_db_path(request.out_dir)
-        self.store: SqliteStore | None = None
         self.lock = RunLock(self.db_path)
         self.log: BatchLog | None = None
 
@@ -185,7 +193,7 @@ class BatchRun:
         if self.log:
             self.log.write(message)
 
-    def _choose_batch(self, store: SqliteStore, identity: dict[str, Any]) -> tuple[str, bool]:
+    def _choose_batch(self, store: StateStore, identity: dict[str, Any]) -> tuple[str, bool]:
         """The batch to run: the one to resume, an interrupted one of the same inputs, or new."""
         for stale in store.batches():
             if stale.status == "running":  # we hold the lock, so its run is dead
@@ -224,7 +232,7 @@ class BatchRun:
         identity = fingerprint(self.request)
         if self.request.force and not self.request.force_reason.strip():
             raise UsageError("--force needs --force-reason: say why these pieces go again")
-        store = self.store = SqliteStore(self.db_path)
+        store = self.store_factory(self.db_path)
         try:
             for piece_id in self.request.force:
                 if store.letter_by_piece(piece_id) is None:
@@ -238,7 +246,7 @@ class BatchRun:
             store.close()
 
     def _locked(
-        self, store: SqliteStore, identity: dict[str, Any], inputs: Any, renderer: Renderer
+        self, store: StateStore, identity: dict[str, Any], inputs: Any, renderer: Renderer
     ) -> BatchResult:
         batch_id, resumed = self._choose_batch(store, identity)
         self.lock.describe(batch_id)
@@ -333,7 +341,7 @@ class BatchRun:
         }
 
     def _close(
-        self, store: SqliteStore, result: BatchResult, base: dict[str, Any], status: str
+        self, store: StateStore, result: BatchResult, base: dict[str, Any], status: str
     ) -> None:
         result.status = status
         finished = self.now().isoformat(timespec="seconds")
@@ -345,7 +353,7 @@ class BatchRun:
             self.log.close()
             self.log = None
 
-    def _apply_force(self, store: SqliteStore, batch_id: str) -> None:
+    def _apply_force(self, store: StateStore, batch_id: str) -> None:
         """Free the keys of the pieces an operator forces, and keep a record of it."""
         operator = getpass.getuser()
         for piece_id in self.request.force:
@@ -365,7 +373,7 @@ class BatchRun:
 
     def _produce(
         self,
-        store: SqliteStore,
+        store: StateStore,
         plan: Plan,
         batch_id: str,
         pdf_dir: Path,
@@ -425,7 +433,7 @@ class BatchRun:
 
     def _render_once(
         self,
-        store: SqliteStore,
+        store: StateStore,
         known: LetterRecord,
         letter: LetterPlan,
         pdf_dir: Path,
