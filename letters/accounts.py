@@ -44,6 +44,8 @@ OPTIONAL_COLUMNS = (
     "hardship",
     "time_barred",
     "large_print",
+    "representative_name",
+    "representative_address",
 )
 # Every column in the order the README documents (and `letters sample` writes).
 COLUMNS = (
@@ -51,7 +53,7 @@ COLUMNS = (
     "currency", "itemization_date", "amount_at_itemization", "interest_since", "fees_since",
     "payments_since", "balance", "due_date", "language", "email", "cease_communication",
     "bankruptcy", "attorney_name", "attorney_address", "deceased", "dispute_open", "hardship",
-    "time_barred", "large_print",
+    "time_barred", "large_print", "representative_name", "representative_address",
 )  # fmt: skip
 FLAG_COLUMNS = (
     "cease_communication",
@@ -102,6 +104,8 @@ class Account:
     time_barred: bool
     large_print: bool
     line: int
+    representative_name: str = ""  # for a deceased debtor: who acts for the estate
+    representative_address: str = ""
 
     @property
     def account_number_last4(self) -> str:
@@ -207,6 +211,13 @@ def account_from_values(values: dict[str, str], line: int) -> Account:
     attorney_address = _text(values, "attorney_address")
     if attorney_address and not attorney_name:
         raise RowError("attorney_name", "required when attorney_address is given")
+    if attorney_name and not attorney_address:
+        raise RowError("attorney_address", "required when attorney_name is given")
+    representative_name = _text(values, "representative_name")
+    representative_address = _text(values, "representative_address")
+    if bool(representative_name) != bool(representative_address):
+        missing = "representative_address" if representative_name else "representative_name"
+        raise RowError(missing, "a representative needs both a name and an address")
     return Account(
         account_id=_text(values, "account_id", required=True),
         customer_id=_text(values, "customer_id", required=True),
@@ -234,6 +245,8 @@ def account_from_values(values: dict[str, str], line: int) -> Account:
         hardship=flags["hardship"],
         time_barred=flags["time_barred"],
         large_print=flags["large_print"],
+        representative_name=representative_name,
+        representative_address=representative_address,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,15 +21,17 @@ from addresses.config import ConfigError, EngineConfig, load_config
 from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
 from letters.bench import run_bench
+from letters.decide import History
 from letters.errors import ExitCode, InputFileError, LettersError, UsageError
 from letters.init import init_workspace
-from letters.pipeline import RunRequest
+from letters.manifest import write_manifest
+from letters.pipeline import RunRequest, dry_run
 from letters.policy import load_policy
-from letters.render import default_templates_dir
+from letters.render import Renderer, default_templates_dir
 from letters.report import BarReporter, PlainReporter
 from letters.run import BatchResult, QuietReporter, Reporter, run_batch
 from letters.sample import write_sample
-from letters.state import SqliteStore, default_db_path, pid_alive
+from letters.state import DB_ENV, SqliteStore, default_db_path, pid_alive
 
 app = typer.Typer(
     help="Turn overdue accounts into mail-ready demand letters, with proof of what was mailed.",
@@ -45,6 +49,19 @@ AddressConfigOption = Annotated[
     Path | None,
     typer.Option("--address-config", help="TOML with source trust and thresholds (see README)."),
 ]
+AccountsArgument = Annotated[Path, typer.Argument(help="The overdue-accounts CSV.")]
+SourcesOption = Annotated[
+    list[Path], typer.Option("--sources", help="An address-source CSV; repeat for each.")
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="The run's date, YYYY-MM-DD (default: today).")
+]
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="Policy TOML (default: the shipped one).")
+]
+TemplatesOption = Annotated[
+    Path | None, typer.Option("--templates", help="Templates folder (default: shipped).")
+]
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="State database (default: $LETTERS_DB, else OUT/letters.db)."),
@@ -52,8 +69,8 @@ DbOption = Annotated[
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", min=1, help="Worker processes (default: all cores).")
 ]
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 
 def _as_of(value: str | None) -> date:
@@ -112,20 +129,12 @@ def _print_result(result: BatchResult) -> None:
 
 @app.command()
 def run(
-    accounts: Annotated[Path, typer.Argument(help="The overdue-accounts CSV.")],
-    sources: Annotated[
-        list[Path], typer.Option("--sources", help="An address-source CSV; repeat for each.")
-    ],
+    accounts: AccountsArgument,
+    sources: SourcesOption,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the batch folder.")],
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The run's date, YYYY-MM-DD (default: today).")
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option("--policy", help="Policy TOML (default: the shipped one).")
-    ] = None,
-    templates: Annotated[
-        Path | None, typer.Option("--templates", help="Templates folder (default: shipped).")
-    ] = None,
+    as_of: AsOfOption = None,
+    policy: PolicyOption = None,
+    templates: TemplatesOption = None,
     address_config: AddressConfigOption = None,
     jobs: JobsOption = None,
     db: DbOption = None,
@@ -191,6 +200,63 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@app.command()
+def decide(
+    accounts: AccountsArgument,
+    sources: SourcesOption,
+    as_of: AsOfOption = None,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Where to write the decisions (CSV).")
+    ] = Path("decisions.csv"),
+    policy: PolicyOption = None,
+    templates: TemplatesOption = None,
+    address_config: AddressConfigOption = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="State to read earlier letters from (default: $LETTERS_DB)."),
+    ] = None,
+) -> None:
+    """Dry run: decide every account (stage, template, mail class, or why not) without rendering.
+
+    Example: letters decide accounts.csv --sources internal.csv --db batches/letters.db
+    """
+    try:
+        request = RunRequest(
+            accounts_path=accounts, source_paths=tuple(sources), out_dir=out_path.parent,
+            as_of=_as_of(as_of), policy=load_policy(policy),
+            templates_dir=templates or default_templates_dir(),
+            address_config=_engine_config(address_config),
+        )  # fmt: skip
+        renderer = Renderer(request.templates_dir)
+        renderer.check_templates(request.policy.all_templates())
+        db_path = db or (Path(os.environ[DB_ENV]) if DB_ENV in os.environ else None)
+        store = SqliteStore(db_path) if db_path and db_path.is_file() else None
+        try:
+            history_of = (lambda c: store.history(c, "")) if store else (lambda _c: History())
+            rows = dry_run(request, history_of, renderer.template_exists, lambda _line: None)
+        finally:
+            if store:
+                store.close()
+        write_manifest(out_path, rows)
+    except LettersError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"Decisions as of {request.as_of}")
+    for column in ("account", "customer", "status", "reason", "stage", "template", "mail class"):
+        table.add_column(column)
+    for row in rows:
+        cells = (row.account_id, row.customer_id, row.status, row.reason_code, row.stage,
+                 row.template, row.mail_class)  # fmt: skip
+        if out.is_terminal:
+            table.add_row(*cells)
+        else:
+            out.print("  ".join(cell or "-" for cell in cells), markup=False)
+    if out.is_terminal:
+        out.print(table)
+    counts = Counter((row.status, row.reason_code) for row in rows)
+    summary = ", ".join(f"{status}/{code}={n}" for (status, code), n in sorted(counts.items()))
+    out.print(f"{len(rows)} accounts: {summary}; wrote {out_path}", markup=False)
 
 
 @app.command()

@@ -1,13 +1,22 @@
-"""Decide per account: which stage and template, or why no letter may go (with a reason code)."""
+"""Decide per debtor: which letter, in which tone, to whom, or why none may go. Pure functions.
+
+Every outcome carries a reason code. The order matters and is the order below:
+person gates (deceased, bankruptcy, cease), data consistency (names), account gates (balance,
+minimum, dispute, attorney, time-barred, not past due), then per letter: already sent, frequency
+cap, address.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
+from addresses.model import AddressChoice, ChoiceStatus, PostalAddress
+from addresses.standardize import standardize
 from letters.accounts import Account
+from letters.mailcal import validation_end_date
 from letters.policy import Policy, Stage
 
 
@@ -20,12 +29,25 @@ class Status(StrEnum):
     REJECTED = "rejected"
 
 
-# Flags about the person, not one debt: any account carrying one stops every letter to the debtor.
-PERSON_GATES = (
-    ("deceased", "deceased", "debtor recorded as deceased"),
-    ("bankruptcy", "bankruptcy", "bankruptcy recorded: collection stayed"),
-    ("cease_communication", "cease_communication", "debtor asked us to stop communicating"),
-)
+@dataclass(frozen=True, slots=True)
+class History:
+    """What earlier batches did for one debtor (never the batch being run)."""
+
+    sent: Mapping[str, str] = field(default_factory=dict)  # letter key -> "piece P in batch B"
+    last_mail_date: date | None = None
+    validation_sent: bool = False
+    forced: frozenset[str] = frozenset()  # keys an operator forced to go again: no frequency cap
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who the letter is addressed to, and where."""
+
+    name: str
+    role: str  # debtor, attorney, representative
+    address: PostalAddress | None
+    confidence: float
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,55 +62,285 @@ class Decision:
     days_past_due: int
 
 
+@dataclass(frozen=True, slots=True)
+class LetterSpec:
+    """One letter to produce: its kind, template, recipient, dates and accounts."""
+
+    customer_id: str
+    key: str
+    kind: str  # validation, demand, hardship
+    stage: Stage
+    template: str
+    language: str
+    mail_class: str
+    mail_date: date
+    validation_end_date: date | None
+    first_contact: bool
+    large_print: bool
+    time_barred: bool
+    recipient: Recipient
+    decisions: tuple[Decision, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Everything decided for one debtor: each account's decision and the letters to produce."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    letters: list[LetterSpec] = field(default_factory=list)
+
+
+PERSON_GATES = (
+    ("bankruptcy", "bankruptcy", "bankruptcy recorded: collection is stayed"),
+    (
+        "cease_communication",
+        "cease_communication",
+        "the debtor asked us to stop; only the permitted notices may go",
+    ),
+)
+
+
+def days_past_due(account: Account, as_of: date) -> int:
+    """Days from the due date to the run's date."""
+    return (as_of - account.due_date).days
+
+
+def letter_key(customer_id: str, stage_name: str, accounts: Sequence[Account], role: str) -> str:
+    """The letter's identity across runs: debtor, stage, delinquency cycle (and recipient role).
+
+    The cycle is the oldest due date among the letter's accounts: a debtor who pays and falls
+    behind again starts a new cycle, and may get the same stage again.
+    """
+    cycle = min(a.due_date for a in accounts).isoformat()
+    key = f"{customer_id}|{stage_name}|{cycle}"
+    return key if role == "debtor" else f"{key}|{role}"
+
+
+def _all(
+    accounts: Sequence[Account], status: Status, code: str, detail: str, as_of: date
+) -> list[Decision]:
+    return [Decision(a, status, code, detail, None, days_past_due(a, as_of)) for a in accounts]
+
+
 def _account_gate(account: Account, policy: Policy, days: int) -> tuple[str, str] | None:
+    rules = policy.rules
     if account.balance <= 0:
         return "zero_balance", f"balance is {account.balance}"
+    if account.balance < rules.min_balance:
+        return "below_minimum", f"balance {account.balance} is below {rules.min_balance}"
     if account.dispute_open:
         return "dispute_open", "the debtor disputes this account"
-    if account.attorney_name:
-        return "attorney_represented", "debtor is represented by an attorney for this debt"
+    if account.attorney_name and rules.attorney == "suppress":
+        return "attorney_represented", "the debtor has an attorney for this debt"
+    if account.time_barred and rules.time_barred == "suppress":
+        return "time_barred", "the debt is time-barred"
     if policy.stage_for(days) is None:
         return "not_past_due", f"{days} days past due: no stage applies"
     return None
 
 
-def decide_customer(accounts: Sequence[Account], policy: Policy, as_of: date) -> list[Decision]:
-    """Decide every account of one debtor together, so person-level gates apply to all of them."""
+def _third_party_address(text: str) -> tuple[PostalAddress | None, str]:
+    """An attorney's or representative's address from one free-text field."""
+    form = standardize(text)
+    if form.hard_failures:
+        return None, "; ".join(f"{c.name}: {c.detail}" for c in form.hard_failures)
+    return form.postal_address(), ""
+
+
+def _recipients(
+    eligible: Sequence[Account],
+    choice: AddressChoice,
+    representative: Account | None,
+    policy: Policy,
+) -> dict[tuple[str, str, str], list[Account]]:
+    """Group the eligible accounts by who receives their letter."""
+    groups: dict[tuple[str, str, str], list[Account]] = {}
+    for account in eligible:
+        if account.attorney_name and policy.rules.attorney == "send_to_attorney":
+            target = ("attorney", account.attorney_name, account.attorney_address)
+        elif representative is not None:
+            target = (
+                "representative",
+                representative.representative_name,
+                representative.representative_address,
+            )
+        else:
+            target = ("debtor", account.full_name, "")
+        groups.setdefault(target, []).append(account)
+    return groups
+
+
+def _kind_and_template(
+    policy: Policy, history: History, accounts: Sequence[Account], stage: Stage
+) -> tuple[str, str]:
+    if policy.sender.is_debt_collector and not history.validation_sent:
+        return "validation", policy.templates.validation
+    if any(a.hardship for a in accounts):
+        return "hardship", policy.templates.hardship
+    return "demand", stage.template
+
+
+def _language(
+    template: str,
+    accounts: Sequence[Account],
+    policy: Policy,
+    template_exists: Callable[[str], bool],
+) -> tuple[str, str, tuple[str, ...]]:
+    wanted = accounts[0].language
+    if wanted == "en":
+        return template, "en", ()
+    localized = f"{policy.templates.spanish_folder}/{template}" if wanted == "es" else ""
+    if localized and template_exists(localized):
+        return localized, wanted, ()
+    return template, "en", (f"no {wanted} version of {template}: sent in English",)
+
+
+def decide_customer(
+    accounts: Sequence[Account],
+    choice: AddressChoice,
+    policy: Policy,
+    as_of: date,
+    history: History = History(),
+    template_exists: Callable[[str], bool] = lambda _name: False,
+) -> Outcome:
+    """Decide every account of one debtor together; return the decisions and letters."""
+    outcome = Outcome()
+    customer_id = accounts[0].customer_id
+    if any(a.deceased for a in accounts):
+        representative = next(
+            (a for a in accounts if a.representative_name and a.representative_address), None
+        )
+        if representative is None:
+            outcome.decisions = _all(
+                accounts,
+                Status.SUPPRESSED,
+                "deceased",
+                "debtor recorded as deceased and no representative is named",
+                as_of,
+            )
+            return outcome
+    else:
+        representative = None
     for flag, code, detail in PERSON_GATES:
         flagged = [a.account_id for a in accounts if getattr(a, flag)]
         if flagged:
-            return [
-                Decision(
-                    a,
-                    Status.SUPPRESSED,
-                    code,
-                    f"{detail} (account {flagged[0]})",
-                    None,
-                    (as_of - a.due_date).days,
-                )
-                for a in accounts
-            ]
-    names = {a.full_name.casefold() for a in accounts}
-    decisions: list[Decision] = []
-    for account in accounts:
-        days = (as_of - account.due_date).days
-        if len(names) > 1:
-            decisions.append(
-                Decision(
-                    account,
-                    Status.HELD,
-                    "name_mismatch",
-                    "accounts of this customer_id carry different names",
-                    None,
-                    days,
-                )
+            outcome.decisions = _all(
+                accounts, Status.SUPPRESSED, code, f"{detail} (account {flagged[0]})", as_of
             )
-            continue
+            return outcome
+    if len({a.full_name.casefold() for a in accounts}) > 1:
+        outcome.decisions = _all(
+            accounts,
+            Status.HELD,
+            "name_mismatch",
+            "accounts of this customer_id carry different names",
+            as_of,
+        )
+        return outcome
+    eligible = []
+    for account in accounts:
+        days = days_past_due(account, as_of)
         gate = _account_gate(account, policy, days)
         if gate:
-            decisions.append(Decision(account, Status.SUPPRESSED, *gate, None, days))
+            outcome.decisions.append(Decision(account, Status.SUPPRESSED, *gate, None, days))
         else:
-            decisions.append(
-                Decision(account, Status.GENERATED, "", "", policy.stage_for(days), days)
-            )
-    return decisions
+            eligible.append(account)
+    mail_date = policy.calendar.mail_date(as_of)
+    for (role, name, address_text), group in _recipients(
+        eligible, choice, representative, policy
+    ).items():
+        letter, decisions = _letter_for(
+            customer_id,
+            group,
+            role,
+            name,
+            address_text,
+            choice,
+            policy,
+            as_of,
+            mail_date,
+            history,
+            template_exists,
+        )
+        outcome.decisions.extend(decisions)
+        if letter is not None:
+            outcome.letters.append(letter)
+    return outcome
+
+
+def _letter_for(
+    customer_id: str,
+    group: list[Account],
+    role: str,
+    name: str,
+    address_text: str,
+    choice: AddressChoice,
+    policy: Policy,
+    as_of: date,
+    mail_date: date,
+    history: History,
+    template_exists: Callable[[str], bool],
+) -> tuple[LetterSpec | None, list[Decision]]:
+    stage = max(
+        (policy.stage_for(days_past_due(a, as_of)) for a in group),
+        key=lambda s: s.min_days if s else -1,
+    )
+    assert stage is not None
+    kind, template = _kind_and_template(policy, history, group, stage)
+    stage_name = "validation" if kind == "validation" else stage.name
+    key = letter_key(customer_id, stage_name, group, role)
+
+    def every(status: Status, code: str, detail: str) -> list[Decision]:
+        return [Decision(a, status, code, detail, stage, days_past_due(a, as_of)) for a in group]
+
+    if key in history.sent:
+        return None, every(Status.SUPPRESSED, "already_sent", history.sent[key])
+    gap = max(policy.rules.frequency_cap_days, stage.min_days_since_previous)
+    recent = history.last_mail_date is not None and (mail_date - history.last_mail_date).days < gap
+    if recent and key not in history.forced:
+        detail = f"last letter mailed {history.last_mail_date}; at least {gap} days must pass"
+        return None, every(Status.SUPPRESSED, "too_soon", detail)
+    if role == "debtor":
+        if choice.status is not ChoiceStatus.SELECTED or choice.address is None:
+            code = "no_address" if choice.status is ChoiceStatus.NONE else "address_review"
+            return None, every(Status.HELD, code, " | ".join(choice.reasons) or code)
+        recipient = Recipient(name, role, choice.address, choice.confidence, choice.sources)
+    else:
+        address, problem = _third_party_address(address_text)
+        if address is None:
+            return None, every(Status.HELD, "address_review", f"{role} address: {problem}")
+        recipient = Recipient(name, role, address, 1.0, (f"{role}_address",))
+    template, language, notes = _language(template, group, policy, template_exists)
+    mail_class = (
+        "registered" if recipient.address and recipient.address.is_foreign else stage.mail_class
+    )
+    if mail_class != stage.mail_class:
+        notes = (*notes, "foreign address: registered mail")
+    letter = LetterSpec(
+        customer_id=customer_id,
+        key=key,
+        kind=kind,
+        stage=replace(stage, name=stage_name),
+        template=template,
+        language=language,
+        mail_class=mail_class,
+        mail_date=mail_date,
+        validation_end_date=(
+            validation_end_date(mail_date, policy.rules.validation_extra_days)
+            if kind == "validation"
+            else None
+        ),
+        first_contact=history.last_mail_date is None,
+        large_print=any(a.large_print for a in group),
+        time_barred=any(a.time_barred for a in group),
+        recipient=recipient,
+        decisions=(),
+        notes=notes,
+    )
+    detail = "; ".join((f"{kind} letter, stage {stage_name}", *notes))
+    decisions = every(Status.GENERATED, "letter_due", detail)
+    decisions = [
+        replace(d, reason_detail=f"{d.days_past_due} days past due; {detail}") for d in decisions
+    ]
+    return replace(letter, decisions=tuple(decisions)), decisions

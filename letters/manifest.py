@@ -36,6 +36,11 @@ MANIFEST_COLUMNS = (
     "amount_due",
     "address_sources",
     "mail_class",
+    "template_version",
+    "mail_date",
+    "validation_end_date",
+    "recipient_role",
+    "language",
 )
 REJECT_COLUMNS = ("file", "line", "field", "reason", "key", "raw_row")
 REVIEW_COLUMNS = (
@@ -71,6 +76,11 @@ class ManifestRow:
     amount_due: str
     address_sources: str
     mail_class: str
+    template_version: str
+    mail_date: str
+    validation_end_date: str
+    recipient_role: str
+    language: str
 
 
 def write_manifest(target_path: Path, rows: Iterable[ManifestRow]) -> None:

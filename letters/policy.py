@@ -1,17 +1,23 @@
-"""The policy file: the sender and the escalation stages, as readable TOML."""
+"""The policy file: sender, rules, mailing calendar and escalation stages, as readable TOML."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from letters.errors import UsageError
+from letters.mailcal import MailCalendar, parse_closed_weekdays
 
 MAIL_CLASSES = ("first_class", "certified", "certified_return_receipt", "registered")
 SENDER_KINDS = ("creditor", "debt_collector")
+ACTIONS = ("credit_reporting", "lawsuit", "collection_agency")
+ATTORNEY_MODES = ("send_to_attorney", "suppress")
+TIME_BARRED_MODES = ("no_suit", "suppress")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +27,30 @@ class Sender:
     name: str
     kind: str
     address: tuple[str, ...]
+    dispute_address: tuple[str, ...]
+    payment_address: tuple[str, ...]
     phone: str
     hours: str
     website: str
+    email: str
     signatory: str
+
+    @property
+    def is_debt_collector(self) -> bool:
+        """True when Regulation F's debt-collector rules apply."""
+        return self.kind == "debt_collector"
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What may go, and when."""
+
+    min_balance: Decimal = Decimal("5.00")
+    frequency_cap_days: int = 7
+    attorney: str = "send_to_attorney"
+    time_barred: str = "no_suit"
+    intended_actions: tuple[str, ...] = ("collection_agency",)
+    validation_extra_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +62,7 @@ class Stage:
     max_days: int | None
     template: str
     mail_class: str
+    min_days_since_previous: int = 0
 
     def holds(self, days_past_due: int) -> bool:
         """True if an account this many days past due is at this stage."""
@@ -45,45 +72,118 @@ class Stage:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateNames:
+    """Templates used instead of the stage's for some letters."""
+
+    hardship: str = "hardship.html"
+    validation: str = "validation.html"
+    spanish_folder: str = "es"
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The whole policy as read from TOML."""
 
     sender: Sender
     stages: tuple[Stage, ...]
     source_name: str
+    rules: Rules = field(default_factory=Rules)
+    calendar: MailCalendar = field(default_factory=MailCalendar)
+    templates: TemplateNames = field(default_factory=TemplateNames)
 
     def stage_for(self, days_past_due: int) -> Stage | None:
         """The first stage whose range holds `days_past_due`, or None."""
         return next((stage for stage in self.stages if stage.holds(days_past_due)), None)
 
+    def all_templates(self) -> list[str]:
+        """Every template a batch may use (for checking them before the run)."""
+        names = {stage.template for stage in self.stages}
+        names |= {self.templates.hardship}
+        if self.sender.is_debt_collector:
+            names.add(self.templates.validation)
+        return sorted(names)
+
 
 def _require(table: dict[str, Any], key: str, where: str, kind: type) -> Any:
     value = table.get(key)
-    if not isinstance(value, kind):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise UsageError(f"{where}: {key}: required, a {kind.__name__}")
     return value
 
 
+def _optional(table: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
+    return default if key not in table else _require(table, key, where, kind)
+
+
+def _choice(
+    table: dict[str, Any], key: str, where: str, allowed: tuple[str, ...], default: str
+) -> str:
+    value = _optional(table, key, where, str, default)
+    if value not in allowed:
+        raise UsageError(f"{where}: {key}: must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _lines(
+    table: dict[str, Any], key: str, where: str, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    value = _optional(table, key, where, list, list(default))
+    return tuple(str(line) for line in value)
+
+
 def _sender(table: dict[str, Any], where: str) -> Sender:
-    kind = _require(table, "kind", where, str)
-    if kind not in SENDER_KINDS:
-        raise UsageError(f"{where}: kind: must be one of {', '.join(SENDER_KINDS)}")
-    address = _require(table, "address", where, list)
+    address = _lines(table, "address", where, ())
+    if not address:
+        raise UsageError(f"{where}: address: required, a list of lines")
     return Sender(
         name=_require(table, "name", where, str),
-        kind=kind,
-        address=tuple(str(line) for line in address),
+        kind=_choice(table, "kind", where, SENDER_KINDS, "creditor"),
+        address=address,
+        dispute_address=_lines(table, "dispute_address", where, address),
+        payment_address=_lines(table, "payment_address", where, address),
         phone=_require(table, "phone", where, str),
-        hours=str(table.get("hours", "")),
-        website=str(table.get("website", "")),
-        signatory=str(table.get("signatory", "")),
+        hours=_optional(table, "hours", where, str, ""),
+        website=_optional(table, "website", where, str, ""),
+        email=_optional(table, "email", where, str, ""),
+        signatory=_optional(table, "signatory", where, str, ""),
     )
 
 
+def _rules(table: dict[str, Any], where: str) -> Rules:
+    try:
+        min_balance = Decimal(str(table.get("min_balance", "5.00")))
+    except InvalidOperation:
+        raise UsageError(f"{where}: min_balance: not an amount") from None
+    actions = tuple(_optional(table, "intended_actions", where, list, ["collection_agency"]))
+    unknown = [a for a in actions if a not in ACTIONS]
+    if unknown:
+        raise UsageError(
+            f"{where}: intended_actions: unknown {unknown}; known: {', '.join(ACTIONS)}"
+        )
+    return Rules(
+        min_balance=min_balance,
+        frequency_cap_days=_optional(table, "frequency_cap_days", where, int, 7),
+        attorney=_choice(table, "attorney", where, ATTORNEY_MODES, "send_to_attorney"),
+        time_barred=_choice(table, "time_barred", where, TIME_BARRED_MODES, "no_suit"),
+        intended_actions=actions,
+        validation_extra_days=_optional(table, "validation_extra_days", where, int, 0),
+    )
+
+
+def _calendar(table: dict[str, Any], where: str) -> MailCalendar:
+    try:
+        weekdays = parse_closed_weekdays(
+            _optional(table, "closed_weekdays", where, list, ["sunday"])
+        )
+        closed = frozenset(
+            date.fromisoformat(str(d)) for d in _optional(table, "closed_dates", where, list, [])
+        )
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    return MailCalendar(weekdays, closed)
+
+
 def _stage(table: dict[str, Any], where: str) -> Stage:
-    mail_class = _require(table, "mail_class", where, str)
-    if mail_class not in MAIL_CLASSES:
-        raise UsageError(f"{where}: mail_class: must be one of {', '.join(MAIL_CLASSES)}")
     max_days = table.get("max_days")
     if max_days is not None and not isinstance(max_days, int):
         raise UsageError(f"{where}: max_days: must be a whole number")
@@ -92,7 +192,8 @@ def _stage(table: dict[str, Any], where: str) -> Stage:
         min_days=_require(table, "min_days", where, int),
         max_days=max_days,
         template=_require(table, "template", where, str),
-        mail_class=mail_class,
+        mail_class=_choice(table, "mail_class", where, MAIL_CLASSES, "first_class"),
+        min_days_since_previous=_optional(table, "min_days_since_previous", where, int, 0),
     )
 
 
@@ -110,7 +211,19 @@ def parse_policy(text: str, source_name: str) -> Policy:
     )
     if not stages:
         raise UsageError(f"{source_name}: stages: at least one stage is needed")
-    return Policy(sender=sender, stages=stages, source_name=source_name)
+    names = data.get("templates") or {}
+    return Policy(
+        sender=sender,
+        stages=stages,
+        source_name=source_name,
+        rules=_rules(data.get("rules") or {}, f"{source_name}: [rules]"),
+        calendar=_calendar(data.get("mailing") or {}, f"{source_name}: [mailing]"),
+        templates=TemplateNames(
+            hardship=_optional(names, "hardship", source_name, str, "hardship.html"),
+            validation=_optional(names, "validation", source_name, str, "validation.html"),
+            spanish_folder=_optional(names, "spanish_folder", source_name, str, "es"),
+        ),
+    )
 
 
 def default_policy_text() -> str:

@@ -6,6 +6,7 @@ only files below the templates folder and never the network.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,9 +15,11 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import jinja2
+from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pypdf import PdfReader
 from weasyprint import CSS, HTML
+from weasyprint.formatting_structure.boxes import MarginBox, TextBox
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -58,12 +61,50 @@ class LocalFileFetcher(URLFetcher):  # type: ignore[misc]
         return super().fetch(url, headers)
 
 
+PX_PER_INCH = 96.0  # WeasyPrint lays out in CSS pixels
+
+
+@dataclass(frozen=True, slots=True)
+class TextRun:
+    """A piece of text as laid out: its page (0-based) and box in inches from the top-left."""
+
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedPdf:
-    """One letter as PDF bytes, with its page count."""
+    """One letter as PDF bytes, with its page count and the text as laid out on its pages."""
 
     data: bytes
     pages: int
+    runs: tuple[TextRun, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """All laid-out text in reading order, one run a line."""
+        return "\n".join(run.text for run in self.runs)
+
+
+def _text_runs(document: Any) -> tuple[TextRun, ...]:
+    """Every laid-out piece of text: the flowing body of all pages first, in reading order, then
+    the page margins (footers), so that a paragraph running over a page break reads as one."""
+    body: list[TextRun] = []
+    margins: list[TextRun] = []
+    for number, page in enumerate(document.pages):
+        for child in page._page_box.children:
+            target = margins if isinstance(child, MarginBox) else body
+            for box in child.descendants(placeholders=True):
+                if isinstance(box, TextBox) and box.text.strip():
+                    target.append(TextRun(
+                        number, box.position_x / PX_PER_INCH, box.position_y / PX_PER_INCH,
+                        box.width / PX_PER_INCH, box.height / PX_PER_INCH, box.text.strip(),
+                    ))  # fmt: skip
+    return (*body, *margins)
 
 
 class Renderer:
@@ -81,6 +122,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.fetcher = LocalFileFetcher(self.templates_dir)
+        self._versions: dict[str, str] = {}
         self.font_config = FontConfiguration()
         self.stylesheet = CSS(
             filename=str(self.templates_dir / STYLESHEET_NAME),
@@ -100,6 +142,32 @@ class Renderer:
             except jinja2.TemplateNotFound as exc:
                 raise TemplateError(f"{name}: template not found: {exc.name}") from None
 
+    def template_exists(self, name: str) -> bool:
+        """True when the templates folder has this template."""
+        try:
+            self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            return False
+        return True
+
+    def template_version(self, name: str) -> str:
+        """A short hash of the template, everything it extends or includes, and the stylesheet."""
+        if name not in self._versions:
+            seen: set[str] = set()
+            pending = [name]
+            while pending:
+                current = pending.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                source = self.env.loader.get_source(self.env, current)[0]  # type: ignore[union-attr]
+                pending += [n for n in meta.find_referenced_templates(self.env.parse(source)) if n]
+            digest = hashlib.sha256()
+            for part in [*sorted(seen), STYLESHEET_NAME]:
+                digest.update(part.encode() + b"\0" + (self.templates_dir / part).read_bytes())
+            self._versions[name] = digest.hexdigest()[:16]
+        return self._versions[name]
+
     def render_html(self, template_name: str, context: dict[str, Any]) -> str:
         """Fill a template; an undefined variable or a runtime error names the template and line."""
         try:
@@ -118,7 +186,7 @@ class Renderer:
             data = document.write_pdf(pdf_identifier=identifier.encode("utf-8"))
         except FatalURLFetchingError as exc:
             raise TemplateError(f"template resource refused: {exc}") from None
-        return RenderedPdf(data=data, pages=len(document.pages))
+        return RenderedPdf(data=data, pages=len(document.pages), runs=_text_runs(document))
 
     def render(self, template_name: str, context: dict[str, Any], identifier: str) -> RenderedPdf:
         """Template to PDF in one call."""

@@ -16,13 +16,13 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from letters import __version__
-from letters.decide import Status
+from letters.decide import History, LetterSpec, Status
 from letters.errors import ExitCode, LettersError, UsageError
 from letters.fsutil import (
     make_private_dir,
@@ -31,6 +31,8 @@ from letters.fsutil import (
     write_bytes_atomic,
     write_csv,
 )
+from letters.geometry import DEFAULT_PROFILE
+from letters.lint import lint_letter, rule_of
 from letters.manifest import (
     REVIEW_COLUMNS,
     ManifestRow,
@@ -39,10 +41,9 @@ from letters.manifest import (
     write_summary,
 )
 from letters.pipeline import (
-    LetterPlan,
     Plan,
     RunRequest,
-    letter_context,
+    letter_content,
     load_inputs,
     manifest_rows_for_letter,
     plan_batch,
@@ -50,6 +51,7 @@ from letters.pipeline import (
 from letters.render import Renderer
 from letters.state import (
     BatchRecord,
+    LetterFacts,
     LetterRecord,
     RunLock,
     SqliteStore,
@@ -228,7 +230,7 @@ class BatchRun:
         """Run the batch; see the module docstring for what happens when it is stopped."""
         inputs = load_inputs(self.request)
         renderer = self.renderer_factory(self.request.templates_dir)
-        renderer.check_templates(sorted({s.template for s in self.request.policy.stages}))
+        renderer.check_templates(self.request.policy.all_templates())
         identity = fingerprint(self.request)
         if self.request.force and not self.request.force_reason.strip():
             raise UsageError("--force needs --force-reason: say why these pieces go again")
@@ -282,8 +284,14 @@ class BatchRun:
             f"{len(rejects)} rows rejected"
         )
         try:
-            self._apply_force(store, batch_id)
-            plan = plan_batch(self.request, batch_id, inputs, self.say)
+            forced = self._apply_force(store, batch_id)
+
+            def history_of(customer: str) -> History:
+                return replace(store.history(customer, batch_id), forced=forced)
+
+            plan = plan_batch(
+                self.request, batch_id, inputs, self.say, history_of, renderer.template_exists
+            )
             result.flagged_address_rows = plan.flagged_address_rows
             rows = self._produce(store, plan, batch_id, pdf_dir, renderer, result)
         except KeyboardInterrupt:
@@ -353,14 +361,16 @@ class BatchRun:
             self.log.close()
             self.log = None
 
-    def _apply_force(self, store: StateStore, batch_id: str) -> None:
-        """Free the keys of the pieces an operator forces, and keep a record of it."""
+    def _apply_force(self, store: StateStore, batch_id: str) -> frozenset[str]:
+        """Free the keys of the pieces an operator forces, keep a record of it, return the keys."""
+        keys = set()
         operator = getpass.getuser()
         for piece_id in self.request.force:
             record = store.letter_by_piece(piece_id)
             if record is None:  # checked before the run started; released by a run since
                 continue
             store.release_letter(record.letter_key)
+            keys.add(record.letter_key)
             store.record_force(
                 batch_id,
                 piece_id,
@@ -370,6 +380,7 @@ class BatchRun:
                 self.now().isoformat(timespec="seconds"),
             )
             self.say(f"forced: {piece_id} may be produced again (by {operator})")
+        return frozenset(keys)
 
     def _produce(
         self,
@@ -390,8 +401,9 @@ class BatchRun:
         self.reporter.stage("render", len(plan.letters))
         started = time.perf_counter()
         for letter in plan.letters:
-            known = mine.get(letter.letter_key) or store.letter(letter.letter_key)
+            known = mine.get(letter.key) or store.letter(letter.key)
             if known is not None and known.batch_id != batch_id and known.status == "rendered":
+                # the decisions saw no such letter: it was recorded since (a safety net)
                 detail = f"piece {known.piece_id} in batch {known.batch_id}"
                 rows += manifest_rows_for_letter(
                     batch_id, letter, Status.SUPPRESSED, ("already_sent", detail), {}
@@ -404,27 +416,38 @@ class BatchRun:
             if known is None:
                 sequence += 1
                 known = LetterRecord(
-                    letter.letter_key,
+                    letter.key,
                     f"{batch_id}-{sequence:06d}",
                     batch_id,
                     letter.customer_id,
                     letter.stage.name,
-                    letter.letter_key.rsplit("|", 1)[1],
+                    letter.key.split("|")[2],
                     "pending",
                     None,
                     None,
                     None,
                 )
+                facts = LetterFacts(
+                    letter.mail_date.isoformat(), letter.kind, letter.recipient.role
+                )
                 store.reserve_letter(
                     known,
                     [d.account.account_id for d in letter.decisions],
                     self.now().isoformat(timespec="seconds"),
+                    facts,
                 )
-            record = self._render_once(store, known, letter, pdf_dir, renderer, result)
-            reason = ("letter_due", letter.decisions[0].reason_detail)
-            rows += manifest_rows_for_letter(batch_id, letter, Status.GENERATED, reason, record)
-            result.letters += 1
-            result.pages += int(record["pages"])
+            record, failures = self._render_once(
+                store, known, letter, plan, pdf_dir, renderer, result
+            )
+            if failures:
+                rule = rule_of(failures[0])
+                rows += manifest_rows_for_letter(
+                    batch_id, letter, Status.HELD, (f"lint:{rule}", " | ".join(failures)), record
+                )
+            else:
+                rows += manifest_rows_for_letter(batch_id, letter, Status.GENERATED, None, record)
+                result.letters += 1
+                result.pages += int(record["pages"])
             self.reporter.advance()
         self.reporter.end_stage()
         result.render_seconds = time.perf_counter() - started
@@ -435,14 +458,17 @@ class BatchRun:
         self,
         store: StateStore,
         known: LetterRecord,
-        letter: LetterPlan,
+        letter: LetterSpec,
+        plan: Plan,
         pdf_dir: Path,
         renderer: Renderer,
         result: BatchResult,
-    ) -> dict[str, str]:
-        """The letter's PDF: reused if this batch already rendered it intact, else rendered now."""
+    ) -> tuple[dict[str, str], list[str]]:
+        """The letter's PDF, reused if this batch already released it intact, else rendered and
+        linted now. A letter that fails its lint goes to `held/`, never to the print folder."""
         pdf_path = pdf_dir / f"{known.piece_id}.pdf"
         relative = str(pdf_path.relative_to(pdf_dir.parent))
+        version = renderer.template_version(letter.template)
         if (
             known.status == "rendered"
             and pdf_path.is_file()
@@ -454,18 +480,26 @@ class BatchRun:
                 "pdf_path": relative,
                 "pdf_sha256": known.pdf_sha256 or "",
                 "pages": str(known.pages),
-            }
-        context = letter_context(
-            known.piece_id,
-            self.request.policy,
-            letter.stage,
-            letter.decisions,
-            letter.choice,
-            self.request.as_of,
+                "template_version": version,
+            }, []
+        content = letter_content(
+            known.piece_id, self.request.policy, letter, plan.choices[letter.customer_id]
         )
-        pdf = renderer.render(letter.stage.template, context, known.piece_id)
-        write_bytes_atomic(pdf_path, pdf.data)
+        pdf = renderer.render(letter.template, content.context, known.piece_id)
         digest = sha256_bytes(pdf.data)
+        failures = lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE)
+        if failures:
+            held_dir = make_private_dir(pdf_dir.parent / "held")
+            write_bytes_atomic(held_dir / f"{known.piece_id}.pdf", pdf.data)
+            store.drop_pending(known.piece_id)
+            if self.log:
+                self.log.write(f"held {known.piece_id}: {rule_of(failures[0])}")
+            return {
+                "pdf_sha256": digest,
+                "pages": str(pdf.pages),
+                "template_version": version,
+            }, failures
+        write_bytes_atomic(pdf_path, pdf.data)
         store.complete_letter(known.piece_id, relative, digest, pdf.pages)
         if self.log:
             self.log.write(f"rendered {known.piece_id} ({pdf.pages} pages)")
@@ -474,7 +508,8 @@ class BatchRun:
             "pdf_path": relative,
             "pdf_sha256": digest,
             "pages": str(pdf.pages),
-        }
+            "template_version": version,
+        }, []
 
 
 def run_batch(

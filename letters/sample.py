@@ -250,6 +250,11 @@ def _account_row(
     balance = principal + interest + fees - payments
     due = maker.days_ago(-10, 150)
     attorney = rng.random() < 0.01
+    deceased = _flag(rng, 0.02)
+    representative = ("", "")
+    if deceased in ("true", "yes", "1", "Y") and rng.random() < 0.5:
+        representative = (f"Pat {full_name.split()[-1]}, Executor",
+                          "18 S MICHIGAN AVE STE 300, CHICAGO IL 60603")  # fmt: skip
     return [
         account_id,
         customer_id,
@@ -273,11 +278,12 @@ def _account_row(
         _flag(rng, 0.01),
         "Dana Whitfield, Esq." if attorney else "",
         "77 W WACKER DR STE 4100, CHICAGO IL 60601" if attorney else "",
-        _flag(rng, 0.005),
+        deceased,
         _flag(rng, 0.02),
         _flag(rng, 0.05),
         _flag(rng, 0.02),
         _flag(rng, 0.02),
+        *representative,
     ]
 
 

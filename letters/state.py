@@ -15,9 +15,11 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from letters.decide import History
 from letters.errors import ExitCode, LettersError
 
 DB_ENV = "LETTERS_DB"
@@ -107,6 +109,12 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (piece_id, article_number, event, occurred_at)
     );
     """,
+    # 2: what the decisions need to know of earlier letters
+    """
+    ALTER TABLE letters ADD COLUMN mail_date TEXT;
+    ALTER TABLE letters ADD COLUMN kind TEXT;
+    ALTER TABLE letters ADD COLUMN recipient_role TEXT
+    """,
 )
 
 
@@ -139,6 +147,15 @@ class LetterRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LetterFacts:
+    """What later decisions need to know of a letter."""
+
+    mail_date: str
+    kind: str
+    recipient_role: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchRecord:
     """One batch as the state knows it."""
 
@@ -166,12 +183,14 @@ class StateStore(Protocol):
     def letter(self, letter_key: str) -> LetterRecord | None: ...
     def letter_by_piece(self, piece_id: str) -> LetterRecord | None: ...
     def reserve_letter(
-        self, record: LetterRecord, account_ids: Sequence[str], created_at: str
+        self, record: LetterRecord, account_ids: Sequence[str], created_at: str, facts: LetterFacts
     ) -> None: ...
     def complete_letter(
         self, piece_id: str, pdf_path: str, pdf_sha256: str, pages: int
     ) -> None: ...
     def release_letter(self, letter_key: str) -> None: ...
+    def history(self, customer_id: str, exclude_batch_id: str) -> History: ...
+    def drop_pending(self, piece_id: str) -> None: ...
     def record_decisions(self, batch_id: str, rows: Sequence[tuple[str, ...]]) -> None: ...
     def record_force(
         self, batch_id: str, piece_id: str, letter_key: str, operator: str, reason: str, at: str
@@ -322,13 +341,14 @@ class SqliteStore:
         return [LetterRecord(*row) for row in rows]
 
     def reserve_letter(
-        self, record: LetterRecord, account_ids: Sequence[str], created_at: str
+        self, record: LetterRecord, account_ids: Sequence[str], created_at: str, facts: LetterFacts
     ) -> None:
         """Record a letter as pending before its PDF is written; its key must be new."""
         with self._tx() as db:
             db.execute(
-                f"INSERT INTO letters ({self._LETTER_COLUMNS}, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, ?)",
+                f"INSERT INTO letters ({self._LETTER_COLUMNS}, created_at, mail_date, kind,"
+                " recipient_role)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, ?, ?, ?, ?)",
                 (
                     record.letter_key,
                     record.piece_id,
@@ -337,6 +357,9 @@ class SqliteStore:
                     record.stage,
                     record.cycle,
                     created_at,
+                    facts.mail_date,
+                    facts.kind,
+                    facts.recipient_role,
                 ),
             )
             db.executemany(
@@ -352,6 +375,26 @@ class SqliteStore:
                 " WHERE piece_id = ?",
                 (pdf_path, pdf_sha256, pages, piece_id),
             )
+
+    def history(self, customer_id: str, exclude_batch_id: str) -> History:
+        """What earlier batches sent this debtor: keys, last mail date, a validation notice."""
+        rows = self.db.execute(
+            "SELECT letter_key, mail_date, kind, piece_id, batch_id FROM letters"
+            " WHERE customer_id = ? AND status = 'rendered' AND batch_id != ?",
+            (customer_id, exclude_batch_id),
+        ).fetchall()
+        dates = [date.fromisoformat(row[1]) for row in rows if row[1]]
+        return History(
+            sent={row[0]: f"piece {row[3]} in batch {row[4]}" for row in rows},
+            last_mail_date=max(dates, default=None),
+            validation_sent=any(row[2] == "validation" for row in rows),
+        )
+
+    def drop_pending(self, piece_id: str) -> None:
+        """Forget a pending letter that will not be released (it failed its checks)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM letter_accounts WHERE piece_id = ?", (piece_id,))
+            db.execute("DELETE FROM letters WHERE piece_id = ? AND status = 'pending'", (piece_id,))
 
     def release_letter(self, letter_key: str) -> None:
         """Forget a letter's key so it may be produced again (only `--force` does this)."""

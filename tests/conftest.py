@@ -9,6 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from addresses.model import AddressChoice, ChoiceStatus
+from addresses.standardize import standardize
+from letters.accounts import Account, account_from_values
+from letters.decide import History, LetterSpec, decide_customer
+from letters.pipeline import LetterContent, letter_content
+from letters.policy import Policy, load_policy
+from letters.render import default_templates_dir
 from letters.sample import ACCOUNT_COLUMNS, SOURCE_COLUMNS, SampleFiles, write_sample
 
 AS_OF = date(2026, 11, 20)
@@ -39,6 +46,8 @@ GOOD_ACCOUNT = {
     "hardship": "N",
     "time_barred": "",
     "large_print": "",
+    "representative_name": "",
+    "representative_address": "",
 }
 
 GOOD_SOURCE = {
@@ -55,6 +64,38 @@ GOOD_SOURCE = {
 }
 
 WriteCsv = Callable[..., Path]
+
+
+def account(**overrides: str) -> Account:
+    """An `Account` parsed from GOOD_ACCOUNT with some fields changed."""
+    return account_from_values({**GOOD_ACCOUNT, **overrides}, 2)
+
+
+def chosen(line1: str = "123 N Main St", line2: str = "Apt 4", city: str = "Chicago",
+           state: str = "IL", zip_code: str = "60614", country: str = "") -> AddressChoice:  # fmt: skip
+    """A selected address choice for a debtor, standardized."""
+    form = standardize(line1, line2, city, state, zip_code, country)
+    return AddressChoice("C1", ChoiceStatus.SELECTED, form.postal_address(), 0.9, ("internal",))
+
+
+def letter_for(accounts: Sequence[Account], policy: Policy | None = None,
+               choice: AddressChoice | None = None, history: History | None = None,
+               as_of: date = AS_OF) -> tuple[LetterSpec, LetterContent]:  # fmt: skip
+    """Decide one debtor's letter with the real rules and build its template content."""
+    policy = policy or load_policy(None)
+    choice = choice or chosen()
+    renderer_templates = default_templates_dir()
+    outcome = decide_customer(
+        accounts,
+        choice,
+        policy,
+        as_of,
+        history or History(),
+        lambda name: (renderer_templates / name).is_file(),
+    )
+    assert outcome.letters, [d.reason_code for d in outcome.decisions]
+    letter = outcome.letters[0]
+    return letter, letter_content("P-000001", policy, letter, choice)
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Path:

@@ -9,46 +9,11 @@ import pytest
 
 from letters.errors import TemplateError
 from letters.render import Renderer, default_templates_dir, format_money, pdf_fonts, pdf_text
+from tests.conftest import account, letter_for
 
 
 def _context(name: str = "Ada Lovelace") -> dict[str, Any]:
-    return {
-        "sender": {
-            "name": "Lakeside CU",
-            "address": ["1 MAIN ST", "CHICAGO IL 60601"],
-            "phone": "555",
-            "hours": "",
-            "website": "",
-            "signatory": "Team",
-        },
-        "recipient": {"name": name, "address_lines": ["123 N MAIN ST APT 4", "CHICAGO IL 60614"]},
-        "letter": {
-            "piece_id": "P1",
-            "reference": "P1",
-            "language": "en",
-            "mail_date": "November 20, 2026",
-            "mail_date_iso": "2026-11-20",
-            "stage": "reminder",
-            "endorsement": "",
-            "days_past_due": 10,
-        },
-        "accounts": [
-            {
-                "account_last4": "1234",
-                "creditor": "Lakeside CU",
-                "original_creditor": "Lakeside CU",
-                "due_date": "2026-11-10",
-                "itemization_date": "2026-11-01",
-                "amount_at_itemization": "$10.00",
-                "interest_since": "$0.00",
-                "fees_since": "$0.00",
-                "payments_since": "$0.00",
-                "balance": "$10.00",
-                "has_changes": False,
-            }
-        ],
-        "total_due": "$10.00",
-    }
+    return letter_for([account(full_name=name)])[1].context
 
 
 @pytest.fixture(scope="module")

@@ -186,3 +186,71 @@ def test_init_creates_a_working_folder_and_never_overwrites(tmp_path: Path) -> N
     again = runner.invoke(app, ["init", str(work)])
     assert again.exit_code == ExitCode.USAGE
     assert "nothing was changed" in again.output
+
+
+def test_manifest_carries_the_decision_columns(
+    tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
+) -> None:
+    code, output = _run(write_accounts({}), [write_sources({})], tmp_path / "out")
+    assert code == ExitCode.DONE, output
+    (row,) = _manifest(only_batch(tmp_path / "out"))
+    assert (row["stage"], row["template"], row["mail_class"]) == (
+        "notice",
+        "notice.html",
+        "first_class",
+    )
+    assert row["mail_date"] == "2026-11-21"  # the day after --as-of that the post office takes mail
+    assert len(row["template_version"]) == 16
+    assert (row["validation_end_date"], row["recipient_role"], row["language"]) == (
+        "",
+        "debtor",
+        "en",
+    )
+
+
+def test_a_letter_failing_lint_is_held_and_never_reaches_the_print_folder(
+    tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
+) -> None:
+    import shutil
+
+    from letters.render import default_templates_dir
+
+    templates = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), templates)
+    notice = (templates / "notice.html").read_text(encoding="utf-8")
+    (templates / "notice.html").write_text(
+        notice.replace("<h1>Your account is past due</h1>", "<h1>Pay or we will sue you</h1>"),
+        encoding="utf-8",
+    )
+    accounts = write_accounts(
+        {}, {"account_id": "A2", "customer_id": "C2", "due_date": "2026-11-10"}
+    )
+    sources = write_sources({}, {"customer_id": "C2"})
+    code, output = _run(accounts, [sources], tmp_path / "out", "--templates", str(templates))
+    assert code == ExitCode.DONE, output
+    batch_dir = only_batch(tmp_path / "out")
+    rows = {r["account_id"]: r for r in _manifest(batch_dir)}
+    assert (rows["A1"]["status"], rows["A1"]["reason_code"]) == ("held", "lint:prohibited:lawsuit")
+    assert rows["A1"]["pdf_path"] == ""
+    assert rows["A2"]["status"] == "generated"  # the batch goes on
+    assert [p.name for p in (batch_dir / "pdf").iterdir()] == [Path(rows["A2"]["pdf_path"]).name]
+    assert len(list((batch_dir / "held").iterdir())) == 1
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "out" / "letters.db") as db:
+        assert db.execute("SELECT count(*) FROM letters").fetchone() == (1,)
+
+
+def test_decide_is_a_dry_run(tmp_path: Path, sample_files: SampleFiles) -> None:
+    out = tmp_path / "decisions.csv"
+    args = ["decide", str(sample_files.accounts_path), "--as-of", "2026-11-20", "--out", str(out)]
+    for source in sample_files.source_paths:
+        args += ["--sources", str(source)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    with sample_files.accounts_path.open(encoding="utf-8") as handle:
+        assert len(rows) == sum(1 for _ in csv.reader(handle)) - 1
+    assert {r["status"] for r in rows} >= {"generated", "rejected"}
+    assert all(r["pdf_path"] == "" for r in rows)
+    assert list(tmp_path.iterdir()) == [out]  # no batch folder, no state
