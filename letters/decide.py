@@ -36,6 +36,7 @@ class History:
     sent: Mapping[str, str] = field(default_factory=dict)  # letter key -> "piece P in batch B"
     last_mail_date: date | None = None
     validation_sent: bool = False
+    validation_mail_date: date | None = None  # when the last validation notice was mailed
     forced: frozenset[str] = frozenset()  # keys an operator forced to go again: no frequency cap
 
 
@@ -297,6 +298,11 @@ def _letter_for(
     if key in history.sent:
         return None, every(Status.SUPPRESSED, "already_sent", history.sent[key])
     gap = max(policy.rules.frequency_cap_days, stage.min_days_since_previous)
+    if kind != "validation" and history.validation_mail_date is not None:
+        ends = validation_end_date(history.validation_mail_date, policy.rules.validation_extra_days)
+        if mail_date <= ends:  # §1006.38(b): nothing may overshadow the consumer's rights
+            detail = f"the validation period runs until {ends}; no demand may go before it ends"
+            return None, every(Status.SUPPRESSED, "validation_period", detail)
     recent = history.last_mail_date is not None and (mail_date - history.last_mail_date).days < gap
     if recent and key not in history.forced:
         detail = f"last letter mailed {history.last_mail_date}; at least {gap} days must pass"

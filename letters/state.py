@@ -388,6 +388,10 @@ class SqliteStore:
             sent={row[0]: f"piece {row[3]} in batch {row[4]}" for row in rows},
             last_mail_date=max(dates, default=None),
             validation_sent=any(row[2] == "validation" for row in rows),
+            validation_mail_date=max(
+                (date.fromisoformat(row[1]) for row in rows if row[2] == "validation" and row[1]),
+                default=None,
+            ),
         )
 
     def drop_pending(self, piece_id: str) -> None:

@@ -229,3 +229,16 @@ def test_policy_file_errors_name_the_key(tmp_path) -> None:  # type: ignore[no-u
 
 
 POLICY_TEXT = __import__("letters.policy", fromlist=["default_policy_text"]).default_policy_text()
+
+
+@pytest.mark.parametrize(("days_since_notice", "allowed"), [(20, False), (36, False), (38, True), (45, True)])
+def test_no_demand_overshadows_a_running_validation_period(
+    days_since_notice: int, allowed: bool
+) -> None:
+    mail_date = POLICY.calendar.mail_date(AS_OF)
+    notice = mail_date - timedelta(days=days_since_notice)
+    history = History(validation_sent=True, validation_mail_date=notice, last_mail_date=notice)
+    outcome = _decide([account()], COLLECTOR, history=history)
+    assert bool(outcome.letters) is allowed
+    if not allowed:
+        assert _codes(outcome) == [("suppressed", "validation_period")]
