@@ -161,6 +161,48 @@ def bench_dedupe(work_dir: Path, chicago_path: Path) -> dict[str, Any]:
     }
 
 
+def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
+    """The same letters rendered as plain PDF and as PDF/A-3b: milliseconds and bytes each."""
+    from dataclasses import replace
+
+    from letters.decide import History, decide_customer
+    from letters.pipeline import letter_content, load_inputs, resolve_addresses
+    from letters.render import OutputConfig, Renderer
+
+    files = write_sample(work_dir / "variant-data", accounts=letters * 2, seed=3, as_of=AS_OF)
+    policy = load_policy(None)
+    request = RunRequest(files.accounts_path, files.source_paths, work_dir, AS_OF, policy,
+                         default_templates_dir())  # fmt: skip
+    accounts, records, _ = load_inputs(request)
+    by_customer: dict[str, list[Any]] = {}
+    for account in accounts:
+        by_customer.setdefault(account.customer_id, []).append(account)
+    choices = resolve_addresses(request, records, set(by_customer))
+    contents = []
+    for customer, group in by_customer.items():
+        outcome = decide_customer(group, choices[customer], policy, AS_OF, History())
+        for letter in outcome.letters:
+            contents.append(
+                (letter.template, letter_content("P", policy, letter, choices[customer]).context)
+            )
+    contents = contents[:letters]
+    figures: dict[str, Any] = {"variant_letters": len(contents)}
+    for label, variant in (("plain", ""), ("pdfa", "pdf/a-3b")):
+        renderer = Renderer(
+            default_templates_dir(), policy.envelope, replace(OutputConfig(), pdf_variant=variant)
+        )
+        renderer.render(*contents[0], "warm-up")
+        started = time.perf_counter()
+        sizes = [
+            len(renderer.render(template, context, f"P{n}").data)
+            for n, (template, context) in enumerate(contents)
+        ]
+        elapsed = time.perf_counter() - started
+        figures[f"{label}_ms_per_letter"] = round(1000 * elapsed / len(contents), 1)
+        figures[f"{label}_bytes_per_letter"] = round(sum(sizes) / len(sizes))
+    return figures
+
+
 def run_bench(
     work_dir: Path, render_accounts: int, resolve_records: int, chicago_path: Path = CHICAGO
 ) -> dict[str, Any]:
@@ -169,4 +211,5 @@ def run_bench(
     figures |= bench_dedupe(work_dir, chicago_path)
     figures |= bench_resolve(work_dir, resolve_records)
     figures |= bench_render(work_dir, render_accounts)
+    figures |= bench_pdf_variants(work_dir, min(render_accounts, 60))
     return figures

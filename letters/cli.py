@@ -6,8 +6,9 @@ import contextlib
 import json
 import os
 import signal
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from letters.init import init_workspace
 from letters.manifest import write_manifest
 from letters.pipeline import RunRequest, dry_run
 from letters.policy import load_policy
+from letters.preview import preview_account, preview_template
 from letters.render import Renderer, default_templates_dir
 from letters.report import BarReporter, PlainReporter
 from letters.run import BatchResult, QuietReporter, Reporter, run_batch
@@ -257,6 +259,97 @@ def decide(
     counts = Counter((row.status, row.reason_code) for row in rows)
     summary = ", ".join(f"{status}/{code}={n}" for (status, code), n in sorted(counts.items()))
     out.print(f"{len(rows)} accounts: {summary}; wrote {out_path}", markup=False)
+
+
+@app.command()
+def preview(
+    accounts: Annotated[
+        Path | None, typer.Argument(help="The accounts CSV (with --account).")
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Render the letter this account would get.")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", help="Render this template with sample data.")
+    ] = None,
+    sources: Annotated[
+        list[Path] | None, typer.Option("--sources", help="Address sources (with --account).")
+    ] = None,
+    as_of: AsOfOption = None,
+    policy: PolicyOption = None,
+    templates: TemplatesOption = None,
+    address_config: AddressConfigOption = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PDF and PNGs.")] = Path(
+        "preview"
+    ),
+    windows: Annotated[
+        bool, typer.Option("--windows", help="Draw the envelope windows over the page.")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Render again whenever a template file changes.")
+    ] = False,
+) -> None:
+    """Preview one letter as PDF and PNG; never touches the batch state or the article pool.
+
+    Example: letters preview --template final.html --windows --watch
+    """
+    if (account is None) == (template is None):
+        raise _fail(
+            UsageError("give exactly one of --account (with ACCOUNTS and --sources) or --template")
+        )
+    templates_dir = templates or default_templates_dir()
+
+    def render_once() -> None:
+        loaded = load_policy(policy)
+        if template is not None:
+            files = preview_template(
+                loaded, templates_dir, template, _as_of(as_of), out_dir, windows
+            )
+        else:
+            if accounts is None:
+                raise UsageError("--account needs the ACCOUNTS file and --sources")
+            request = RunRequest(
+                accounts_path=accounts, source_paths=tuple(sources or ()), out_dir=out_dir,
+                as_of=_as_of(as_of), policy=loaded, templates_dir=templates_dir,
+                address_config=_engine_config(address_config),
+            )  # fmt: skip
+            assert account is not None
+            files = preview_account(request, account, out_dir, windows)
+        out.print(f"wrote {files.pdf_path} ({files.pages} pages) and "
+                  + ", ".join(str(p) for p in files.png_paths), markup=False)  # fmt: skip
+        for failure in files.lint:
+            out.print(f"lint: {failure}", markup=False)
+
+    try:
+        render_once()
+    except LettersError as exc:
+        if not watch:
+            raise _fail(exc) from None
+        err.print(f"Error: {exc}", markup=False)
+    if watch:
+        _watch(templates_dir, render_once)
+
+
+def _watch(templates_dir: Path, render_once: Callable[[], None]) -> None:
+    """Poll the templates folder and render again on every change, until Ctrl-C."""
+
+    def state() -> dict[Path, float]:
+        return {p: p.stat().st_mtime for p in templates_dir.rglob("*") if p.is_file()}
+
+    seen = state()
+    out.print(f"watching {templates_dir} (Ctrl-C to stop)", markup=False)
+    try:
+        while True:
+            time.sleep(0.4)
+            now = state()
+            if now != seen:
+                seen = now
+                try:
+                    render_once()
+                except LettersError as exc:
+                    err.print(f"Error: {exc}", markup=False)
+    except KeyboardInterrupt:
+        out.print("stopped watching", markup=False)
 
 
 @app.command()

@@ -69,23 +69,27 @@ def normalize(text: str) -> str:
 
 
 def _window_failures(runs: Sequence[TextRun], spec: LintSpec, profile: WindowProfile) -> list[str]:
+    """Only allowed text near a window; and allowed text wholly inside it, clear of its edges."""
     failures = []
-    windows = {"return": profile.return_window, "recipient": profile.recipient_window}
-    for name, window in windows.items():
+    first_page = [run for run in runs if run.page == 0]
+    for name, window in profile.windows().items():
         area = window.grown(profile.play)
-        allowed = [normalize(line) for line in spec.window_text.get(name, ())]
-        for run in runs:
-            inside = run.page == 0 and area.intersects(run.x, run.y, run.width, run.height)
-            if inside and not any(normalize(run.text) in line for line in allowed):
+        safe = window.shrunk(profile.clearance)
+        allowed = [normalize(line) for line in spec.window_text.get(name, ()) if line]
+        for run in first_page:
+            if not area.intersects(run.x, run.y, run.width, run.height):
+                continue
+            if not any(normalize(run.text) in line for line in allowed):
                 failures.append(f"window: {run.text[:40]!r} shows through the {name} window")
+            elif not safe.contains(run.x, run.y, run.width, run.height):
+                failures.append(
+                    f"window_fit: {run.text[:40]!r} is not 1/8 in inside the {name} window"
+                )
     return failures
 
 
 def _body(runs: Sequence[TextRun], profile: WindowProfile) -> list[TextRun]:
-    windows = (
-        profile.return_window.grown(profile.play),
-        profile.recipient_window.grown(profile.play),
-    )
+    windows = [window.grown(profile.play) for window in profile.windows().values()]
     return [
         r
         for r in runs

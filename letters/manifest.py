@@ -41,6 +41,7 @@ MANIFEST_COLUMNS = (
     "validation_end_date",
     "recipient_role",
     "language",
+    "article_number",
 )
 REJECT_COLUMNS = ("file", "line", "field", "reason", "key", "raw_row")
 REVIEW_COLUMNS = (
@@ -81,6 +82,7 @@ class ManifestRow:
     validation_end_date: str
     recipient_role: str
     language: str
+    article_number: str
 
 
 def write_manifest(target_path: Path, rows: Iterable[ManifestRow]) -> None:

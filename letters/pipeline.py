@@ -20,6 +20,7 @@ from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceFileError, SourceRecord, read_sources
 from addresses.score import Candidate
 from letters.accounts import Account, read_accounts
+from letters.articles import PostalMarks
 from letters.decide import Decision, History, LetterSpec, Status, decide_customer
 from letters.errors import InputFileError, UsageError
 from letters.lint import LintSpec
@@ -159,7 +160,11 @@ class LetterContent:
 
 
 def letter_content(
-    piece_id: str, policy: Policy, letter: LetterSpec, consumer: AddressChoice
+    piece_id: str,
+    policy: Policy,
+    letter: LetterSpec,
+    consumer: AddressChoice,
+    marks: PostalMarks | None = None,
 ) -> LetterContent:
     """The data a template sees for one letter (money formatted for print), and its lint spec."""
     accounts = [d.account for d in letter.decisions]
@@ -198,6 +203,8 @@ def letter_content(
     initial = mini_miranda(sender.name, creditor, True, language) if collector else ""
     later = mini_miranda(sender.name, creditor, letter.first_contact, language) if collector else ""
     endorsement = ENDORSEMENTS[letter.mail_class]
+    marks = marks or PostalMarks()
+    postal = marks.context(recipient.address.zip if not recipient.address.is_foreign else "")
     consumer_lines = consumer.address.lines() if consumer.address else address_lines
     context: dict[str, Any] = {
         "sender": {
@@ -238,6 +245,7 @@ def letter_content(
                 else ""
             ),
             "first_contact": letter.first_contact,
+            **postal,
             "initial_notice": initial,
             "collector_notice": later if letter.kind != "validation" else "",
         },
@@ -257,6 +265,8 @@ def letter_content(
     ]
     if endorsement:
         required.append(("endorsement", endorsement))
+    if marks.article_number:
+        required.append(("article_number", str(postal["article_number_display"])))
     if collector and letter.kind != "validation":
         required.append(("debt_collector_notice", later))
     if letter.kind == "hardship":
@@ -289,7 +299,8 @@ def letter_content(
         ),
         window_text={
             "return": (sender.name, *sender.address),
-            "recipient": (endorsement, recipient.name, *address_lines),
+            "recipient": (recipient.name, *address_lines),
+            "service": (endorsement, str(postal["article_number_display"])),
         },
     )
     return LetterContent(context, lint)
@@ -398,6 +409,7 @@ def _manifest_row(
         ),
         recipient_role=recipient.role if recipient else "",
         language=letter.language if letter else "",
+        article_number=record.get("article_number", "") if recipient else "",
     )
 
 

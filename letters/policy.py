@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from letters.errors import UsageError
+from letters.geometry import DEFAULT_PROFILE, Rect, WindowProfile
 from letters.mailcal import MailCalendar, parse_closed_weekdays
+from letters.render import OutputConfig
 
 MAIL_CLASSES = ("first_class", "certified", "certified_return_receipt", "registered")
 SENDER_KINDS = ("creditor", "debt_collector")
@@ -81,6 +83,30 @@ class TemplateNames:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleConfig:
+    """Where accountable-mail numbers come from: a file of numbers, or a range from a mailer ID."""
+
+    file: Path | None = None
+    channel: str = "92"
+    service_type: str = "070"
+    mailer_id: str = ""
+    first_serial: int = 1
+    last_serial: int = 9_999_999
+    registered_prefix: str = "RR"
+    registered_first: int = 1
+    registered_last: int = 99_999_999
+
+
+@dataclass(frozen=True, slots=True)
+class ImbConfig:
+    """The Intelligent Mail barcode under the address; off without a mailer ID."""
+
+    mailer_id: str = ""
+    barcode_id: str = "00"
+    service_type: str = "270"
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The whole policy as read from TOML."""
 
@@ -90,6 +116,10 @@ class Policy:
     rules: Rules = field(default_factory=Rules)
     calendar: MailCalendar = field(default_factory=MailCalendar)
     templates: TemplateNames = field(default_factory=TemplateNames)
+    envelope: WindowProfile = DEFAULT_PROFILE
+    articles: ArticleConfig = field(default_factory=ArticleConfig)
+    imb: ImbConfig = field(default_factory=ImbConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
     def stage_for(self, days_past_due: int) -> Stage | None:
         """The first stage whose range holds `days_past_due`, or None."""
@@ -183,6 +213,74 @@ def _calendar(table: dict[str, Any], where: str) -> MailCalendar:
     return MailCalendar(weekdays, closed)
 
 
+def _rect(table: dict[str, Any], key: str, where: str, default: Rect) -> Rect:
+    value = table.get(key)
+    if value is None:
+        return default
+    if not (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(isinstance(v, int | float) for v in value)
+    ):
+        raise UsageError(f"{where}: {key}: must be [x, y, width, height] in inches")
+    return Rect(*(float(v) for v in value))
+
+
+def _envelope(table: dict[str, Any], where: str) -> WindowProfile:
+    base = DEFAULT_PROFILE
+    return WindowProfile(
+        name=_optional(table, "name", where, str, base.name),
+        return_window=_rect(table, "return_window", where, base.return_window),
+        recipient_window=_rect(table, "recipient_window", where, base.recipient_window),
+        service_window=_rect(table, "service_window", where, base.service_window),
+        play=float(_optional(table, "play", where, float, base.play)),
+        clearance=float(_optional(table, "clearance", where, float, base.clearance)),
+        fold_marks=_optional(table, "fold_marks", where, bool, base.fold_marks),
+    )
+
+
+def _digits(
+    table: dict[str, Any], key: str, where: str, default: str, lengths: tuple[int, ...]
+) -> str:
+    value = str(_optional(table, key, where, str, default))
+    if value and not (value.isdigit() and len(value) in lengths):
+        raise UsageError(f"{where}: {key}: must be {' or '.join(map(str, lengths))} digits")
+    return value
+
+
+def _articles(table: dict[str, Any], where: str, base_dir: Path | None) -> ArticleConfig:
+    file_name = _optional(table, "file", where, str, "")
+    registered = table.get("registered") or {}
+    return ArticleConfig(
+        file=((base_dir or Path.cwd()) / file_name) if file_name else None,
+        channel=_digits(table, "channel", where, "92", (2,)),
+        service_type=_digits(table, "service_type", where, "070", (3,)),
+        mailer_id=_digits(table, "mailer_id", where, "", (6, 9)),
+        first_serial=_optional(table, "first_serial", where, int, 1),
+        last_serial=_optional(table, "last_serial", where, int, 9_999_999),
+        registered_prefix=_optional(registered, "prefix", f"{where}.registered", str, "RR"),
+        registered_first=_optional(registered, "first_serial", f"{where}.registered", int, 1),
+        registered_last=_optional(
+            registered, "last_serial", f"{where}.registered", int, 99_999_999
+        ),
+    )
+
+
+def _imb(table: dict[str, Any], where: str) -> ImbConfig:
+    return ImbConfig(
+        mailer_id=_digits(table, "mailer_id", where, "", (6, 9)),
+        barcode_id=_digits(table, "barcode_id", where, "00", (2,)),
+        service_type=_digits(table, "service_type", where, "270", (3,)),
+    )
+
+
+def _output(table: dict[str, Any], where: str) -> OutputConfig:
+    variant = _optional(table, "pdf_variant", where, str, "")
+    if variant not in ("", "pdf/a-3b"):
+        raise UsageError(f'{where}: pdf_variant: must be "" or "pdf/a-3b"')
+    return OutputConfig(pdf_variant=variant, duplex=_optional(table, "duplex", where, bool, False))
+
+
 def _stage(table: dict[str, Any], where: str) -> Stage:
     max_days = table.get("max_days")
     if max_days is not None and not isinstance(max_days, int):
@@ -197,7 +295,7 @@ def _stage(table: dict[str, Any], where: str) -> Stage:
     )
 
 
-def parse_policy(text: str, source_name: str) -> Policy:
+def parse_policy(text: str, source_name: str, base_dir: Path | None = None) -> Policy:
     """Parse policy TOML; a mistake raises `UsageError` naming the file and key."""
     try:
         data = tomllib.loads(text)
@@ -223,6 +321,10 @@ def parse_policy(text: str, source_name: str) -> Policy:
             validation=_optional(names, "validation", source_name, str, "validation.html"),
             spanish_folder=_optional(names, "spanish_folder", source_name, str, "es"),
         ),
+        envelope=_envelope(data.get("envelope") or {}, f"{source_name}: [envelope]"),
+        articles=_articles(data.get("articles") or {}, f"{source_name}: [articles]", base_dir),
+        imb=_imb(data.get("imb") or {}, f"{source_name}: [imb]"),
+        output=_output(data.get("output") or {}, f"{source_name}: [output]"),
     )
 
 
@@ -239,4 +341,4 @@ def load_policy(policy_path: Path | None) -> Policy:
         text = policy_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{policy_path}: cannot read policy: {exc}") from None
-    return parse_policy(text, policy_path.name)
+    return parse_policy(text, policy_path.name, policy_path.parent)

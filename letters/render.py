@@ -24,6 +24,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from letters.errors import TemplateError
+from letters.geometry import DEFAULT_PROFILE, WindowProfile, geometry_css, outline_css
 
 STYLESHEET_NAME = "letter.css"
 
@@ -59,6 +60,14 @@ class LocalFileFetcher(URLFetcher):  # type: ignore[misc]
         if not local.is_relative_to(self._root):
             raise ValueError(f"{local} is outside the templates folder")
         return super().fetch(url, headers)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConfig:
+    """PDF options."""
+
+    pdf_variant: str = ""  # "" or "pdf/a-3b"
+    duplex: bool = False  # pad every piece to an even page count
 
 
 PX_PER_INCH = 96.0  # WeasyPrint lays out in CSS pixels
@@ -110,8 +119,15 @@ def _text_runs(document: Any) -> tuple[TextRun, ...]:
 class Renderer:
     """Turns a template name and a context into PDF bytes; safe to reuse for a whole batch."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        profile: WindowProfile = DEFAULT_PROFILE,
+        output: OutputConfig | None = None,
+    ) -> None:
         self.templates_dir = templates_dir.resolve()
+        self.profile = profile
+        self.output = output or OutputConfig()
         if not (self.templates_dir / STYLESHEET_NAME).is_file():
             raise TemplateError(f"{self.templates_dir}: no {STYLESHEET_NAME} in templates folder")
         self.env = SandboxedEnvironment(
@@ -124,11 +140,16 @@ class Renderer:
         self.fetcher = LocalFileFetcher(self.templates_dir)
         self._versions: dict[str, str] = {}
         self.font_config = FontConfiguration()
-        self.stylesheet = CSS(
-            filename=str(self.templates_dir / STYLESHEET_NAME),
-            font_config=self.font_config,
-            url_fetcher=self.fetcher,
-        )
+        self.stylesheets = [
+            CSS(
+                filename=str(self.templates_dir / STYLESHEET_NAME),
+                font_config=self.font_config,
+                url_fetcher=self.fetcher,
+            ),
+            CSS(string=geometry_css(profile), font_config=self.font_config),
+        ]
+        self.outline_stylesheet = CSS(string=outline_css(profile), font_config=self.font_config)
+        self._blank_page: Any = None
 
     def check_templates(self, names: list[str]) -> None:
         """Compile each template (and what it includes) so a broken one fails before any letter."""
@@ -171,26 +192,50 @@ class Renderer:
     def render_html(self, template_name: str, context: dict[str, Any]) -> str:
         """Fill a template; an undefined variable or a runtime error names the template and line."""
         try:
-            return self.env.get_template(template_name).render(context)
+            return self.env.get_template(template_name).render(
+                {"preview_outlines": False, **context}
+            )
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{exc.name}:{exc.lineno}: template error: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{template_name}: template error: {exc}") from None
 
-    def render_pdf(self, html: str, identifier: str) -> RenderedPdf:
-        """Lay out and write one PDF; identical input gives identical bytes."""
+    def _blank(self) -> Any:
+        if self._blank_page is None:
+            blank = HTML(string="<html><body></body></html>").render(
+                stylesheets=self.stylesheets, font_config=self.font_config
+            )
+            self._blank_page = blank.pages[0]
+        return self._blank_page
+
+    def render_pdf(self, html: str, identifier: str, outlines: bool = False) -> RenderedPdf:
+        """Lay out and write one PDF; identical input gives identical bytes.
+
+        With duplex output an odd page count gets a blank back page; `outlines` (previews only)
+        draws the envelope windows over the first page.
+        """
+        sheets = [*self.stylesheets, self.outline_stylesheet] if outlines else self.stylesheets
         try:
             document = HTML(
                 string=html, base_url=str(self.templates_dir) + "/", url_fetcher=self.fetcher
-            ).render(stylesheets=[self.stylesheet], font_config=self.font_config)
-            data = document.write_pdf(pdf_identifier=identifier.encode("utf-8"))
+            ).render(stylesheets=sheets, font_config=self.font_config)
+            runs = _text_runs(document)
+            if self.output.duplex and len(document.pages) % 2:
+                document = document.copy([*document.pages, self._blank()])
+            options: dict[str, Any] = {"pdf_identifier": identifier.encode("utf-8")}
+            if self.output.pdf_variant:
+                options["pdf_variant"] = self.output.pdf_variant
+            data = document.write_pdf(**options)
         except FatalURLFetchingError as exc:
             raise TemplateError(f"template resource refused: {exc}") from None
-        return RenderedPdf(data=data, pages=len(document.pages), runs=_text_runs(document))
+        return RenderedPdf(data=data, pages=len(document.pages), runs=runs)
 
-    def render(self, template_name: str, context: dict[str, Any], identifier: str) -> RenderedPdf:
+    def render(
+        self, template_name: str, context: dict[str, Any], identifier: str, outlines: bool = False
+    ) -> RenderedPdf:
         """Template to PDF in one call."""
-        return self.render_pdf(self.render_html(template_name, context), identifier)
+        context = {"preview_outlines": outlines, **context}
+        return self.render_pdf(self.render_html(template_name, context), identifier, outlines)
 
 
 def pdf_text(data: bytes) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from letters import __version__
+from letters.articles import assign_marks, load_pool_file, pool_file_numbers
 from letters.decide import History, LetterSpec, Status
 from letters.errors import ExitCode, LettersError, UsageError
 from letters.fsutil import (
@@ -31,7 +32,6 @@ from letters.fsutil import (
     write_bytes_atomic,
     write_csv,
 )
-from letters.geometry import DEFAULT_PROFILE
 from letters.lint import lint_letter, rule_of
 from letters.manifest import (
     REVIEW_COLUMNS,
@@ -48,11 +48,13 @@ from letters.pipeline import (
     manifest_rows_for_letter,
     plan_batch,
 )
+from letters.printfile import write_print_file
 from letters.render import Renderer
 from letters.state import (
     BatchRecord,
     LetterFacts,
     LetterRecord,
+    PoolExhausted,
     RunLock,
     SqliteStore,
     StateStore,
@@ -177,7 +179,7 @@ class BatchRun:
         request: RunRequest,
         reporter: Reporter,
         now: Callable[[], datetime],
-        renderer_factory: Callable[[Path], Renderer],
+        renderer_factory: Callable[..., Renderer],
         store_factory: Callable[[Path], StateStore] = SqliteStore,
     ) -> None:
         self.request = request
@@ -188,6 +190,7 @@ class BatchRun:
         self.db_path = request.db_path or default_db_path(request.out_dir)
         self.lock = RunLock(self.db_path)
         self.log: BatchLog | None = None
+        self.pool_numbers: list[str] = []
 
     def say(self, message: str) -> None:
         """Report a line to the operator and the batch log."""
@@ -229,9 +232,11 @@ class BatchRun:
     def execute(self) -> BatchResult:
         """Run the batch; see the module docstring for what happens when it is stopped."""
         inputs = load_inputs(self.request)
-        renderer = self.renderer_factory(self.request.templates_dir)
+        policy = self.request.policy
+        renderer = self.renderer_factory(self.request.templates_dir, policy.envelope, policy.output)
         renderer.check_templates(self.request.policy.all_templates())
         identity = fingerprint(self.request)
+        self.pool_numbers = pool_file_numbers(policy.articles)
         if self.request.force and not self.request.force_reason.strip():
             raise UsageError("--force needs --force-reason: say why these pieces go again")
         store = self.store_factory(self.db_path)
@@ -284,6 +289,7 @@ class BatchRun:
             f"{len(rejects)} rows rejected"
         )
         try:
+            load_pool_file(store, self.request.policy.articles, self.pool_numbers)
             forced = self._apply_force(store, batch_id)
 
             def history_of(customer: str) -> History:
@@ -326,6 +332,7 @@ class BatchRun:
             ],
         )
         write_manifest(batch_dir / "manifest.csv", rows)
+        write_print_file(batch_dir, rows)
         write_rejects(batch_dir / "rejects.csv", plan.rejects)
         write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, plan.review)
         result.exit_code = ExitCode.REJECTED_ROWS if plan.rejects else ExitCode.DONE
@@ -436,13 +443,12 @@ class BatchRun:
                     self.now().isoformat(timespec="seconds"),
                     facts,
                 )
-            record, failures = self._render_once(
+            record, held, failures = self._render_once(
                 store, known, letter, plan, pdf_dir, renderer, result
             )
-            if failures:
-                rule = rule_of(failures[0])
+            if held:
                 rows += manifest_rows_for_letter(
-                    batch_id, letter, Status.HELD, (f"lint:{rule}", " | ".join(failures)), record
+                    batch_id, letter, Status.HELD, (held, " | ".join(failures)), record
                 )
             else:
                 rows += manifest_rows_for_letter(batch_id, letter, Status.GENERATED, None, record)
@@ -463,60 +469,70 @@ class BatchRun:
         pdf_dir: Path,
         renderer: Renderer,
         result: BatchResult,
-    ) -> tuple[dict[str, str], list[str]]:
-        """The letter's PDF, reused if this batch already released it intact, else rendered and
-        linted now. A letter that fails its lint goes to `held/`, never to the print folder."""
+    ) -> tuple[dict[str, str], str, list[str]]:
+        """The letter's PDF: reused if this batch already released it intact, else rendered and
+        linted now. Returns its manifest fields, and the hold reason and failures if it may not go;
+        a held letter goes to `held/`, never to the print folder."""
+        policy = self.request.policy
         pdf_path = pdf_dir / f"{known.piece_id}.pdf"
         relative = str(pdf_path.relative_to(pdf_dir.parent))
-        version = renderer.template_version(letter.template)
+        address = letter.recipient.address
+        assert address is not None
+        record = {
+            "piece_id": known.piece_id,
+            "template_version": renderer.template_version(letter.template),
+        }
+        try:
+            marks = assign_marks(
+                store, known.piece_id, letter.mail_class, "" if address.is_foreign else address.zip,
+                policy.articles, policy.imb, self.now().isoformat(timespec="seconds"),
+            )  # fmt: skip
+        except PoolExhausted as exc:
+            store.drop_pending(known.piece_id)
+            return (
+                {"template_version": record["template_version"]},
+                "article_pool_empty",
+                [str(exc)],
+            )
+        record["article_number"] = marks.article_number
         if (
             known.status == "rendered"
             and pdf_path.is_file()
             and sha256_file(pdf_path) == known.pdf_sha256
         ):
             result.reused += 1
-            return {
-                "piece_id": known.piece_id,
+            record |= {
                 "pdf_path": relative,
                 "pdf_sha256": known.pdf_sha256 or "",
                 "pages": str(known.pages),
-                "template_version": version,
-            }, []
+            }
+            return record, "", []
         content = letter_content(
-            known.piece_id, self.request.policy, letter, plan.choices[letter.customer_id]
+            known.piece_id, policy, letter, plan.choices[letter.customer_id], marks
         )
         pdf = renderer.render(letter.template, content.context, known.piece_id)
         digest = sha256_bytes(pdf.data)
-        failures = lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE)
+        record |= {"pdf_sha256": digest, "pages": str(pdf.pages)}
+        failures = lint_letter(pdf.runs, content.lint, policy.envelope)
         if failures:
             held_dir = make_private_dir(pdf_dir.parent / "held")
             write_bytes_atomic(held_dir / f"{known.piece_id}.pdf", pdf.data)
             store.drop_pending(known.piece_id)
             if self.log:
                 self.log.write(f"held {known.piece_id}: {rule_of(failures[0])}")
-            return {
-                "pdf_sha256": digest,
-                "pages": str(pdf.pages),
-                "template_version": version,
-            }, failures
+            return {**record, "piece_id": ""}, f"lint:{rule_of(failures[0])}", failures
         write_bytes_atomic(pdf_path, pdf.data)
         store.complete_letter(known.piece_id, relative, digest, pdf.pages)
         if self.log:
             self.log.write(f"rendered {known.piece_id} ({pdf.pages} pages)")
-        return {
-            "piece_id": known.piece_id,
-            "pdf_path": relative,
-            "pdf_sha256": digest,
-            "pages": str(pdf.pages),
-            "template_version": version,
-        }, []
+        return {**record, "pdf_path": relative}, "", []
 
 
 def run_batch(
     request: RunRequest,
     reporter: Reporter | None = None,
     now: Callable[[], datetime] = datetime.now,
-    renderer_factory: Callable[[Path], Renderer] = Renderer,
+    renderer_factory: Callable[..., Renderer] = Renderer,
 ) -> BatchResult:
     """Run (or resume) one batch end to end under the state lock."""
     return BatchRun(request, reporter or QuietReporter(), now, renderer_factory).execute()

@@ -231,7 +231,9 @@ def test_policy_file_errors_name_the_key(tmp_path) -> None:  # type: ignore[no-u
 POLICY_TEXT = __import__("letters.policy", fromlist=["default_policy_text"]).default_policy_text()
 
 
-@pytest.mark.parametrize(("days_since_notice", "allowed"), [(20, False), (36, False), (38, True), (45, True)])
+@pytest.mark.parametrize(
+    ("days_since_notice", "allowed"), [(20, False), (36, False), (38, True), (45, True)]
+)
 def test_no_demand_overshadows_a_running_validation_period(
     days_since_notice: int, allowed: bool
 ) -> None:

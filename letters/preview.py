@@ -1,0 +1,136 @@
+"""Previews for template authors: one account or one template to a PDF and a PNG of each page.
+
+A preview never opens the batch state and never takes an article number: its postal marks are
+fixed example numbers, so nothing it does can reach the mail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import pypdfium2
+
+from addresses.model import AddressChoice, ChoiceStatus
+from addresses.standardize import standardize
+from letters.accounts import account_from_values
+from letters.articles import ACCOUNTABLE, PostalMarks
+from letters.decide import History, LetterSpec, decide_customer
+from letters.errors import LettersError, UsageError
+from letters.fsutil import make_private_dir, write_bytes_atomic
+from letters.pipeline import RunRequest, letter_content, load_inputs, resolve_addresses
+from letters.policy import Policy
+from letters.render import Renderer
+
+PREVIEW_ARTICLE = "9400111201080805483016"  # the reference's example: never a real piece
+PREVIEW_IMB = ("00270123456000000001", "606141234")
+SAMPLE_ACCOUNT = {
+    "account_id": "SAMPLE-1", "customer_id": "SAMPLE", "full_name": "Ada Lovelace",
+    "creditor": "Lakeside Community Credit Union", "account_number": "4111111111111234",
+    "itemization_date": "2026-08-01", "amount_at_itemization": "1000.00", "interest_since": "12.34",
+    "fees_since": "25.00", "payments_since": "100.00", "balance": "937.34",
+    "due_date": "2026-08-15",
+}  # fmt: skip
+
+
+class PreviewError(LettersError):
+    """The account gets no letter, or the template cannot be previewed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewFiles:
+    """What a preview wrote."""
+
+    pdf_path: Path
+    png_paths: tuple[Path, ...]
+    pages: int
+    lint: tuple[str, ...]
+
+
+def _marks(letter: LetterSpec, policy: Policy) -> PostalMarks:
+    article = PREVIEW_ARTICLE if letter.mail_class in ACCOUNTABLE else ""
+    tracking, routing = PREVIEW_IMB if policy.imb.mailer_id else ("", "")
+    return PostalMarks(article, tracking, routing)
+
+
+def _write(renderer: Renderer, policy: Policy, letter: LetterSpec, choice: AddressChoice,
+           out_dir: Path, name: str, outlines: bool) -> PreviewFiles:  # fmt: skip
+    from letters.lint import lint_letter
+
+    content = letter_content("PREVIEW", policy, letter, choice, _marks(letter, policy))
+    pdf = renderer.render(letter.template, content.context, "PREVIEW", outlines=outlines)
+    make_private_dir(out_dir)
+    pdf_path = out_dir / f"{name}.pdf"
+    write_bytes_atomic(pdf_path, pdf.data)
+    pngs = []
+    document = pypdfium2.PdfDocument(pdf.data)
+    for number in range(len(document)):
+        image = document[number].render(scale=110 / 72).to_pil()
+        png_path = out_dir / f"{name}-{number + 1}.png"
+        image.save(png_path)
+        png_path.chmod(0o600)
+        pngs.append(png_path)
+    failures = () if outlines else tuple(lint_letter(pdf.runs, content.lint, policy.envelope))
+    return PreviewFiles(pdf_path, tuple(pngs), pdf.pages, failures)
+
+
+def preview_account(
+    request: RunRequest, account_id: str, out_dir: Path, outlines: bool
+) -> PreviewFiles:
+    """Render the letter one account would get tonight (no history: as if it were the first)."""
+    accounts, records, _rejects = load_inputs(request)
+    target = next((a for a in accounts if a.account_id == account_id), None)
+    if target is None:
+        raise UsageError(
+            f"--account: {account_id!r} is not a readable row of {request.accounts_path.name}"
+        )
+    mine = [a for a in accounts if a.customer_id == target.customer_id]
+    choice = resolve_addresses(request, records, {target.customer_id})[target.customer_id]
+    renderer = Renderer(request.templates_dir, request.policy.envelope, request.policy.output)
+    outcome = decide_customer(
+        mine, choice, request.policy, request.as_of, History(), renderer.template_exists
+    )
+    letter = next(
+        (
+            lt
+            for lt in outcome.letters
+            if any(d.account.account_id == account_id for d in lt.decisions)
+        ),
+        None,
+    )
+    if letter is None:
+        decision = next(d for d in outcome.decisions if d.account.account_id == account_id)
+        raise PreviewError(
+            f"{account_id}: no letter: {decision.reason_code}: {decision.reason_detail}"
+        )
+    return _write(renderer, request.policy, letter, choice, out_dir, account_id, outlines)
+
+
+def preview_template(policy: Policy, templates_dir: Path, template: str, as_of: date, out_dir: Path,
+                     outlines: bool) -> PreviewFiles:  # fmt: skip
+    """Render any template with sample data (a sample debtor in Chicago)."""
+    renderer = Renderer(templates_dir, policy.envelope, policy.output)
+    if not renderer.template_exists(template):
+        raise UsageError(f"--template: no template {template!r} in {templates_dir}")
+    renderer.check_templates([template])
+    sample = dict(
+        SAMPLE_ACCOUNT,
+        language="es" if template.startswith(f"{policy.templates.spanish_folder}/") else "en",
+    )
+    account = account_from_values(sample, 0)
+    form = standardize("123 N Main St", "Apt 4", "Chicago", "IL", "60614-1234")
+    choice = AddressChoice("SAMPLE", ChoiceStatus.SELECTED, form.postal_address(), 1.0, ("sample",))
+    as_policy = policy
+    stem = Path(template).name
+    if stem == Path(policy.templates.validation).name:
+        as_policy = replace(policy, sender=replace(policy.sender, kind="debt_collector"))
+    outcome = decide_customer([account], choice, as_policy, as_of, History(), lambda _name: False)
+    if not outcome.letters:
+        raise PreviewError(f"the sample account gets no letter on {as_of}: pick another --as-of")
+    kind = {Path(policy.templates.hardship).name: "hardship",
+            Path(policy.templates.validation).name: "validation"}.get(stem, "demand")  # fmt: skip
+    letter = replace(outcome.letters[0], template=template, language=sample["language"], kind=kind)
+    return _write(
+        renderer, as_policy, letter, choice, out_dir, stem.removesuffix(".html"), outlines
+    )
