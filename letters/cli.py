@@ -9,7 +9,8 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,10 +30,13 @@ from letters.manifest import write_manifest
 from letters.pipeline import RunRequest, dry_run
 from letters.policy import load_policy
 from letters.preview import preview_account, preview_template
+from letters.proof import evidence_records
+from letters.proof import reconcile as reconcile_events
 from letters.render import Renderer, default_templates_dir
 from letters.report import BarReporter, PlainReporter
 from letters.run import BatchResult, QuietReporter, Reporter, run_batch
 from letters.sample import write_sample
+from letters.seal import read_key, verify_batch
 from letters.state import DB_ENV, SqliteStore, default_db_path, pid_alive
 
 app = typer.Typer(
@@ -63,6 +67,9 @@ PolicyOption = Annotated[
 ]
 TemplatesOption = Annotated[
     Path | None, typer.Option("--templates", help="Templates folder (default: shipped).")
+]
+StateDirOption = Annotated[
+    Path, typer.Option("--out", help="The output folder (its letters.db is the state).")
 ]
 DbOption = Annotated[
     Path | None,
@@ -96,6 +103,13 @@ def _existing(paths: list[Path]) -> list[Path]:
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
     return paths
+
+
+def _existing_db(db: Path | None, out_dir: Path) -> Path:
+    db_path = db or default_db_path(out_dir)
+    if not db_path.is_file():
+        raise _fail(UsageError(f"{db_path}: no state database here"))
+    return db_path
 
 
 def _fail(exc: LettersError) -> typer.Exit:
@@ -154,6 +168,10 @@ def run(
         bool, typer.Option("--json", help="Print only the summary, as JSON.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only errors.")] = False,
+    seal_key: Annotated[
+        Path | None,
+        typer.Option("--seal-key", help="HMAC key file to sign batch.json (else the policy's)."),
+    ] = None,
 ) -> None:
     """Run a nightly batch: one PDF per letter plus manifest, rejects, review, summary and log.
 
@@ -178,6 +196,8 @@ def run(
             resume=resume,
             force=tuple(force or ()),
             force_reason=force_reason,
+            policy_path=policy,
+            seal_key=seal_key,
         )
         with _sigterm_interrupts():
             result = run_batch(request, reporter)
@@ -237,6 +257,8 @@ def decide(
         store = SqliteStore(db_path) if db_path and db_path.is_file() else None
         try:
             history_of = (lambda c: store.history(c, "")) if store else (lambda _c: History())
+            if store:
+                request = replace(request, extra_records=tuple(evidence_records(store)))
             rows = dry_run(request, history_of, renderer.template_exists, lambda _line: None)
         finally:
             if store:
@@ -370,19 +392,113 @@ def init(
 
 
 @app.command()
+def verify(
+    batch_dir: Annotated[Path, typer.Argument(help="The batch folder to check.")],
+    key: Annotated[
+        Path | None, typer.Option("--key", help="The HMAC key file the seal was signed with.")
+    ] = None,
+) -> None:
+    """Check a batch against its seal; exit 0 only if every file and the signature are intact.
+
+    Example: letters verify batches/20261120-021502-a3f9 --key /etc/letters/seal.key
+    """
+    try:
+        report = verify_batch(batch_dir, read_key(key) if key else None)
+    except (OSError, ValueError) as exc:
+        raise _fail(UsageError(f"--key: {exc}")) from None
+    for problem in report.problems:
+        err.print(f"{batch_dir.name}: {problem}", markup=False)
+    if not report.intact:
+        out.print(f"{batch_dir.name}: NOT intact: {len(report.problems)} problem(s)", markup=False)
+        raise typer.Exit(int(ExitCode.FATAL))
+    signed = "signature checked" if report.signed else "not signed"
+    out.print(f"{batch_dir.name}: intact ({report.checked} files, {signed})", markup=False)
+
+
+@app.command()
+def reconcile(
+    events: Annotated[Path, typer.Argument(help="Tracking and return events (CSV).")],
+    out_dir: StateDirOption = Path("."),
+    db: DbOption = None,
+) -> None:
+    """Import tracking and return events; returned mail becomes evidence against that address.
+
+    Example: letters reconcile usps-events.csv --out batches
+    """
+    db_path = _existing_db(db, out_dir)
+    if not events.is_file():
+        raise _fail(UsageError(f"{events}: no such file"))
+    store = SqliteStore(db_path)
+    try:
+        report = reconcile_events(events, store, datetime.now().isoformat(timespec="seconds"))
+    except LettersError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    for line in [
+        *(r.message for r in report.rejects),
+        *report.unknown,
+        *report.duplicates,
+        *report.out_of_order,
+    ]:
+        err.print(line, markup=False)
+    for batch_id, counts in sorted(report.batches.items()):
+        out.print(
+            f"batch {batch_id}: " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+            markup=False,
+        )
+    out.print(
+        f"{report.rows} rows: {report.imported} imported, "
+        f"{len(report.duplicates)} already imported, "
+        f"{len(report.unknown)} unknown, {len(report.out_of_order)} out of order, "
+        f"{len(report.rejects)} rejected; {report.evidence} returned addresses recorded",
+        markup=False,
+    )
+    problems = report.rejects or report.unknown
+    raise typer.Exit(int(ExitCode.REJECTED_ROWS if problems else ExitCode.DONE))
+
+
+@app.command()
+def history(
+    identifier: Annotated[str, typer.Argument(help="A customer_id or an account_id.")],
+    out_dir: StateDirOption = Path("."),
+    db: DbOption = None,
+) -> None:
+    """Every letter, decision and event for a debtor, newest first.
+
+    Example: letters history C0000042 --out batches
+    """
+    db_path = _existing_db(db, out_dir)
+    store = SqliteStore(db_path)
+    try:
+        customer = store.customer_of(identifier)
+        if customer is None:
+            raise _fail(UsageError(f"{identifier}: no such customer or account in {db_path}"))
+        rows = store.timeline(customer)
+    finally:
+        store.close()
+    table = Table(title=f"History of {customer}")
+    for column in ("when", "what", "detail"):
+        table.add_column(column)
+    for when, what, detail in rows:
+        if out.is_terminal:
+            table.add_row(when, what, detail)
+        else:
+            out.print(f"{when}  {what}  {detail}", markup=False)
+    if out.is_terminal:
+        out.print(table)
+
+
+@app.command()
 def batches(
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="The output folder (its letters.db is the state).")
-    ] = Path("."),
+    out_dir: StateDirOption = Path("."),
     db: DbOption = None,
 ) -> None:
     """List the batches in the state, newest first, with their status and counts.
 
     Example: letters batches --out batches
     """
-    db_path = db or default_db_path(out_dir)
-    if not db_path.is_file():
-        raise _fail(UsageError(f"{db_path}: no state database here"))
+    db_path = _existing_db(db, out_dir)
     store = SqliteStore(db_path)
     try:
         records = store.batches()

@@ -94,6 +94,21 @@ def write_manifest(target_path: Path, rows: Iterable[ManifestRow]) -> None:
     )
 
 
+def manifest_record(row: ManifestRow) -> dict[str, Any]:
+    """One manifest row as typed JSON: counts as numbers, empty values as null, money as text."""
+    record: dict[str, Any] = {k: (v if v != "" else None) for k, v in asdict(row).items()}
+    record["pages"] = int(row.pages) if row.pages else None
+    record["address_confidence"] = float(row.address_confidence) if row.address_confidence else None
+    record["address_sources"] = row.address_sources.split(";") if row.address_sources else []
+    return record
+
+
+def write_manifest_jsonl(target_path: Path, rows: Iterable[ManifestRow]) -> None:
+    """Write manifest.jsonl: one JSON object per account, the same fields as manifest.csv."""
+    lines = (json.dumps(manifest_record(row), sort_keys=False) + "\n" for row in rows)
+    write_text_atomic(target_path, "".join(lines))
+
+
 def write_rejects(target_path: Path, rejects: Iterable[Reject]) -> None:
     """Write rejects.csv: each unused input row untouched, with where it was and why."""
     write_csv(

@@ -69,6 +69,9 @@ class RunRequest:
     resume: str | None = None  # a batch id to resume
     force: tuple[str, ...] = ()  # piece ids whose letters may be produced again
     force_reason: str = ""
+    policy_path: Path | None = None  # the policy file given (None: the shipped default)
+    seal_key: Path | None = None  # HMAC key for the batch seal (else the policy's)
+    extra_records: tuple[SourceRecord, ...] = ()  # evidence from the state (returned mail)
 
 
 @dataclass(slots=True)
@@ -449,7 +452,7 @@ def plan_batch(
     """Resolve addresses and decide every account; the letters come out in input order."""
     accounts, records, rejects = inputs
     groups = _group_by_customer(accounts)
-    choices = resolve_addresses(request, records, set(groups))
+    choices = resolve_addresses(request, [*records, *request.extra_records], set(groups))
     flagged = sum(len(choice.flagged) for choice in choices.values())
     notify(f"resolved addresses for {len(choices)} debtors; {flagged} address rows failed a check")
     plan = Plan(

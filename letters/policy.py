@@ -107,6 +107,18 @@ class ImbConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MailingBookConfig:
+    """Postage and fees for the firm mailing book (check them against current USPS prices)."""
+
+    postage: Decimal = Decimal("0.78")
+    postage_international: Decimal = Decimal("1.70")
+    certified_fee: Decimal = Decimal("5.30")
+    return_receipt_fee: Decimal = Decimal("4.40")
+    registered_fee: Decimal = Decimal("18.25")
+    lines_per_page: int = 12
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The whole policy as read from TOML."""
 
@@ -120,6 +132,8 @@ class Policy:
     articles: ArticleConfig = field(default_factory=ArticleConfig)
     imb: ImbConfig = field(default_factory=ImbConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    mailing_book: MailingBookConfig = field(default_factory=MailingBookConfig)
+    seal_key_file: Path | None = None
 
     def stage_for(self, days_past_due: int) -> Stage | None:
         """The first stage whose range holds `days_past_due`, or None."""
@@ -281,6 +295,29 @@ def _output(table: dict[str, Any], where: str) -> OutputConfig:
     return OutputConfig(pdf_variant=variant, duplex=_optional(table, "duplex", where, bool, False))
 
 
+def _money_setting(table: dict[str, Any], key: str, where: str, default: Decimal) -> Decimal:
+    try:
+        return Decimal(str(table.get(key, default)))
+    except InvalidOperation:
+        raise UsageError(f"{where}: {key}: not an amount") from None
+
+
+def _mailing_book(table: dict[str, Any], where: str) -> MailingBookConfig:
+    base = MailingBookConfig()
+    return MailingBookConfig(
+        postage=_money_setting(table, "postage", where, base.postage),
+        postage_international=_money_setting(
+            table, "postage_international", where, base.postage_international
+        ),
+        certified_fee=_money_setting(table, "certified_fee", where, base.certified_fee),
+        return_receipt_fee=_money_setting(
+            table, "return_receipt_fee", where, base.return_receipt_fee
+        ),
+        registered_fee=_money_setting(table, "registered_fee", where, base.registered_fee),
+        lines_per_page=_optional(table, "lines_per_page", where, int, base.lines_per_page),
+    )
+
+
 def _stage(table: dict[str, Any], where: str) -> Stage:
     max_days = table.get("max_days")
     if max_days is not None and not isinstance(max_days, int):
@@ -325,7 +362,16 @@ def parse_policy(text: str, source_name: str, base_dir: Path | None = None) -> P
         articles=_articles(data.get("articles") or {}, f"{source_name}: [articles]", base_dir),
         imb=_imb(data.get("imb") or {}, f"{source_name}: [imb]"),
         output=_output(data.get("output") or {}, f"{source_name}: [output]"),
+        mailing_book=_mailing_book(
+            data.get("mailing_book") or {}, f"{source_name}: [mailing_book]"
+        ),
+        seal_key_file=_key_file(data.get("seal") or {}, f"{source_name}: [seal]", base_dir),
     )
+
+
+def _key_file(table: dict[str, Any], where: str, base_dir: Path | None) -> Path | None:
+    name = _optional(table, "hmac_key_file", where, str, "")
+    return ((base_dir or Path.cwd()) / name) if name else None
 
 
 def default_policy_text() -> str:

@@ -33,10 +33,12 @@ from letters.fsutil import (
     write_csv,
 )
 from letters.lint import lint_letter, rule_of
+from letters.mailbook import write_mailing_book
 from letters.manifest import (
     REVIEW_COLUMNS,
     ManifestRow,
     write_manifest,
+    write_manifest_jsonl,
     write_rejects,
     write_summary,
 )
@@ -48,8 +50,11 @@ from letters.pipeline import (
     manifest_rows_for_letter,
     plan_batch,
 )
+from letters.policy import default_policy_text
 from letters.printfile import write_print_file
+from letters.proof import evidence_records
 from letters.render import Renderer
+from letters.seal import read_key, write_seal
 from letters.state import (
     BatchRecord,
     LetterFacts,
@@ -166,6 +171,7 @@ def fingerprint(request: RunRequest) -> dict[str, Any]:
         "accounts": [str(request.accounts_path), sha256_file(request.accounts_path)],
         "sources": [[str(p), sha256_file(p)] for p in request.source_paths],
         "policy": request.policy.source_name,
+        "policy_sha256": sha256_file(request.policy_path) if request.policy_path else "",
         "templates": templates.hexdigest(),
         "out_dir": str(request.out_dir.resolve()),
     }
@@ -295,8 +301,12 @@ class BatchRun:
             def history_of(customer: str) -> History:
                 return replace(store.history(customer, batch_id), forced=forced)
 
+            returned = tuple(evidence_records(store))
+            if returned:
+                self.say(f"returned mail on record: {len(returned)} addresses")
+            request = replace(self.request, extra_records=returned)
             plan = plan_batch(
-                self.request, batch_id, inputs, self.say, history_of, renderer.template_exists
+                request, batch_id, inputs, self.say, history_of, renderer.template_exists
             )
             result.flagged_address_rows = plan.flagged_address_rows
             rows = self._produce(store, plan, batch_id, pdf_dir, renderer, result)
@@ -332,11 +342,22 @@ class BatchRun:
             ],
         )
         write_manifest(batch_dir / "manifest.csv", rows)
+        write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
         write_print_file(batch_dir, rows)
+        book = write_mailing_book(
+            batch_dir,
+            batch_id,
+            rows,
+            self.request.policy,
+            renderer,
+            self.request.policy.calendar.mail_date(self.request.as_of).isoformat(),
+        )
+        if book:
+            self.say(f"mailing book: {book} accountable pieces")
         write_rejects(batch_dir / "rejects.csv", plan.rejects)
         write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, plan.review)
         result.exit_code = ExitCode.REJECTED_ROWS if plan.rejects else ExitCode.DONE
-        self._close(store, result, base, "complete")
+        self._close(store, result, base, "complete", identity)
         self.say(
             f"batch {batch_id} complete: {result.letters} letters, "
             + ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
@@ -356,17 +377,66 @@ class BatchRun:
         }
 
     def _close(
-        self, store: StateStore, result: BatchResult, base: dict[str, Any], status: str
+        self,
+        store: StateStore,
+        result: BatchResult,
+        base: dict[str, Any],
+        status: str,
+        identity: dict[str, Any] | None = None,
     ) -> None:
+        """Write the summary, close the log, seal a complete batch, then record its status.
+
+        The state says `complete` only once the seal is written: a kill before that leaves a
+        batch that the next run resumes and seals.
+        """
         result.status = status
         finished = self.now().isoformat(timespec="seconds")
         summary = {**base, **result.summary(), "finished_at": finished}
         write_summary(result.batch_dir / "summary.json", summary)
-        store.finish_batch(result.batch_id, status, finished, result.summary())
         if self.log:
             self.log.write(f"batch {result.batch_id} {status}")
             self.log.close()
             self.log = None
+        if status == "complete" and identity is not None:
+            self._seal(result, summary, identity)
+        store.finish_batch(result.batch_id, status, finished, result.summary())
+
+    def _seal(self, result: BatchResult, summary: dict[str, Any], identity: dict[str, Any]) -> None:
+        request = self.request
+        key_path = request.seal_key or request.policy.seal_key_file
+        try:
+            key = read_key(key_path) if key_path else None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"seal key: {exc}") from None
+        policy_bytes = (
+            request.policy_path.read_bytes()
+            if request.policy_path
+            else default_policy_text().encode()
+        )
+        templates = {
+            p.relative_to(request.templates_dir).as_posix(): sha256_file(p)
+            for p in sorted(request.templates_dir.rglob("*"))
+            if p.is_file()
+        }
+        write_seal(
+            result.batch_dir,
+            {
+                "batch_id": result.batch_id,
+                "tool_version": __version__,
+                "status": "complete",
+                "as_of": request.as_of.isoformat(),
+                "finished_at": summary["finished_at"],
+                "policy": {
+                    "name": request.policy.source_name,
+                    "sha256": sha256_bytes(policy_bytes),
+                },
+                "templates": templates,
+                "inputs": summary["inputs"],
+                "counts": summary["counts"],
+                "reasons": summary["reasons"],
+            },
+            key,
+        )
 
     def _apply_force(self, store: StateStore, batch_id: str) -> frozenset[str]:
         """Free the keys of the pieces an operator forces, keep a record of it, return the keys."""
@@ -434,8 +504,21 @@ class BatchRun:
                     None,
                     None,
                 )
+                address = letter.recipient.address
                 facts = LetterFacts(
-                    letter.mail_date.isoformat(), letter.kind, letter.recipient.role
+                    letter.mail_date.isoformat(),
+                    letter.kind,
+                    letter.recipient.role,
+                    (
+                        address.line1,
+                        address.line2,
+                        address.city,
+                        address.state,
+                        address.zip,
+                        address.country,
+                    )
+                    if address
+                    else (),
                 )
                 store.reserve_letter(
                     known,
@@ -484,9 +567,14 @@ class BatchRun:
         }
         try:
             marks = assign_marks(
-                store, known.piece_id, letter.mail_class, "" if address.is_foreign else address.zip,
-                policy.articles, policy.imb, self.now().isoformat(timespec="seconds"),
-            )  # fmt: skip
+                store,
+                known.piece_id,
+                letter.mail_class,
+                "" if address.is_foreign else address.zip,
+                policy.articles,
+                policy.imb,
+                self.now().isoformat(timespec="seconds"),
+            )
         except PoolExhausted as exc:
             store.drop_pending(known.piece_id)
             return (

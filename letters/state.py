@@ -123,6 +123,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE letters ADD COLUMN imb_serial INTEGER;
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
     """,
+    # 4: the address each piece was sent to (returned mail becomes evidence against it)
+    """
+    ALTER TABLE letters ADD COLUMN address_json TEXT;
+    CREATE INDEX letters_article ON letters(article_number);
+    CREATE INDEX evidence_customer ON address_evidence(customer_id)
+    """,
 )
 
 
@@ -167,6 +173,7 @@ class LetterFacts:
     mail_date: str
     kind: str
     recipient_role: str
+    address: tuple[str, ...] = ()  # line1, line2, city, state, zip, country
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +223,7 @@ class StateStore(Protocol):
         at: str,
     ) -> str: ...
     def assign_imb_serial(self, piece_id: str, name: str, modulus: int) -> int: ...
+    def evidence(self) -> list[tuple[Any, ...]]: ...
     def record_decisions(self, batch_id: str, rows: Sequence[tuple[str, ...]]) -> None: ...
     def record_force(
         self, batch_id: str, piece_id: str, letter_key: str, operator: str, reason: str, at: str
@@ -372,8 +380,8 @@ class SqliteStore:
         with self._tx() as db:
             db.execute(
                 f"INSERT INTO letters ({self._LETTER_COLUMNS}, created_at, mail_date, kind,"
-                " recipient_role)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, ?, ?, ?, ?)",
+                " recipient_role, address_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, ?, ?, ?, ?, ?)",
                 (
                     record.letter_key,
                     record.piece_id,
@@ -385,6 +393,7 @@ class SqliteStore:
                     facts.mail_date,
                     facts.kind,
                     facts.recipient_role,
+                    json.dumps(list(facts.address)),
                 ),
             )
             db.executemany(
@@ -516,6 +525,147 @@ class SqliteStore:
             serial = self._next_counter(db, f"imb:{name}", 1) % modulus
             db.execute("UPDATE letters SET imb_serial = ? WHERE piece_id = ?", (serial, piece_id))
             return serial
+
+    def letter_by_article(self, article_number: str) -> LetterRecord | None:
+        """The letter with an article number, or None."""
+        row = self.db.execute(
+            f"SELECT {self._LETTER_COLUMNS} FROM letters WHERE article_number = ?",
+            (article_number,),
+        ).fetchone()
+        return LetterRecord(*row) if row else None
+
+    def letter_details(self, piece_id: str) -> dict[str, Any]:
+        """What else the state knows of a piece: article number, mail date, kind, address."""
+        row = self.db.execute(
+            "SELECT article_number, mail_date, kind, recipient_role, address_json FROM letters"
+            " WHERE piece_id = ?",
+            (piece_id,),
+        ).fetchone()
+        if row is None:
+            return {}
+        return {
+            "article_number": row[0] or "",
+            "mail_date": row[1] or "",
+            "kind": row[2] or "",
+            "recipient_role": row[3] or "",
+            "address": json.loads(row[4]) if row[4] else [],
+        }
+
+    def events_of(self, piece_id: str) -> list[tuple[str, str, str]]:
+        """(event, occurred_at, detail) of a piece, oldest first."""
+        rows = self.db.execute(
+            "SELECT event, occurred_at, detail FROM events WHERE piece_id = ?"
+            " ORDER BY occurred_at, id",
+            (piece_id,),
+        ).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    def add_event(
+        self,
+        piece_id: str,
+        article_number: str,
+        event: str,
+        occurred_at: str,
+        detail: str,
+        imported_at: str,
+    ) -> bool:
+        """Record an event once; False when the same event was imported before."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.execute(
+                "INSERT OR IGNORE INTO events"
+                " (piece_id, article_number, event, occurred_at, detail,"
+                " imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (piece_id, article_number, event, occurred_at, detail, imported_at),
+            )
+            return db.total_changes > before
+
+    def add_evidence(
+        self, customer_id: str, address: Sequence[str], observed_at: str, status: str, ref: str
+    ) -> bool:
+        """Record returned mail against an address once (keyed by `ref`)."""
+        line1, line2, city, state, zip_code, country = (list(address) + [""] * 6)[:6]
+        with self._tx() as db:
+            before = db.total_changes
+            db.execute(
+                "INSERT OR IGNORE INTO address_evidence (customer_id, source, line1, line2, city,"
+                " state, zip, country, observed_at, status, ref)"
+                " VALUES (?, 'returned_mail', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    line1,
+                    line2,
+                    city,
+                    state,
+                    zip_code,
+                    country,
+                    observed_at,
+                    status,
+                    ref,
+                ),
+            )
+            return db.total_changes > before
+
+    def evidence(self) -> list[tuple[Any, ...]]:
+        """Every returned-mail record as a row.
+
+        Columns: id, customer, line1, line2, city, state, zip, country, date, status.
+        """
+        return self.db.execute(
+            "SELECT id, customer_id, line1, line2, city, state, zip, country, observed_at, status"
+            " FROM address_evidence ORDER BY id"
+        ).fetchall()
+
+    def customer_of(self, identifier: str) -> str | None:
+        """The customer_id a customer or account id belongs to, from letters and decisions."""
+        for query in (
+            "SELECT customer_id FROM decisions WHERE customer_id = ? LIMIT 1",
+            "SELECT customer_id FROM letters WHERE customer_id = ? LIMIT 1",
+            "SELECT customer_id FROM decisions WHERE account_id = ? LIMIT 1",
+            "SELECT l.customer_id FROM letter_accounts a JOIN letters l ON l.piece_id = a.piece_id"
+            " WHERE a.account_id = ? LIMIT 1",
+        ):
+            row = self.db.execute(query, (identifier,)).fetchone()
+            if row:
+                return str(row[0])
+        return None
+
+    def timeline(self, customer_id: str) -> list[tuple[str, str, str]]:
+        """(when, what, detail) of every letter, decision and event for a debtor, newest first."""
+        rows: list[tuple[str, str, str]] = []
+        for piece, batch, stage, status, mail, article, created, kind in self.db.execute(
+            "SELECT piece_id, batch_id, stage, status, mail_date, article_number, created_at, kind"
+            " FROM letters WHERE customer_id = ?",
+            (customer_id,),
+        ):
+            accounts = ",".join(
+                r[0]
+                for r in self.db.execute(
+                    "SELECT account_id FROM letter_accounts WHERE piece_id = ? ORDER BY account_id",
+                    (piece,),
+                )
+            )
+            what = f"letter {piece} ({kind or 'demand'}, stage {stage}, {status})"
+            detail = f"batch {batch}; mail date {mail}; accounts {accounts}" + (
+                f"; article {article}" if article else ""
+            )
+            rows.append((mail or created, what, detail))
+            for event, occurred, event_detail in self.events_of(piece):
+                rows.append((occurred, f"event {event} for {piece}", event_detail))
+        for batch, account, status, code, detail, piece, started in self.db.execute(
+            "SELECT d.batch_id, d.account_id, d.status, d.reason_code, d.reason_detail,"
+            " d.piece_id, b.started_at FROM decisions d JOIN batches b ON b.batch_id = d.batch_id"
+            " WHERE d.customer_id = ?",
+            (customer_id,),
+        ):
+            what = f"decision {account}: {status} {code}" + (f" (piece {piece})" if piece else "")
+            rows.append((started, what, f"batch {batch}; {detail}"))
+        for observed, status, line1, city in self.db.execute(
+            "SELECT observed_at, status, line1, city FROM address_evidence WHERE customer_id = ?",
+            (customer_id,),
+        ):
+            rows.append((observed, f"address evidence: {status}", f"{line1}, {city}"))
+        return sorted(rows, key=lambda r: r[0], reverse=True)
 
     def release_letter(self, letter_key: str) -> None:
         """Forget a letter's key so it may be produced again (only `--force` does this)."""

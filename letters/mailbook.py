@@ -1,0 +1,167 @@
+"""The firm mailing book (PS Form 3877 style) for a batch's certified and registered pieces.
+
+One numbered line per piece in article-number order with addressee and address, postage and fees
+from the policy, totals per page and for the book, unused lines struck through, and room for the
+post office's postmark: presented with the mail, postmarked, it is the sender's proof of mailing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from letters.fsutil import write_bytes_atomic, write_csv
+from letters.manifest import ManifestRow
+from letters.policy import Policy
+from letters.render import Renderer, format_money
+
+BOOK_PDF = "mailing-book.pdf"
+BOOK_CSV = "mailing-book.csv"
+TEMPLATE = "mailing_book.html"
+ACCOUNTABLE = ("certified", "certified_return_receipt", "registered")
+BOOK_COLUMNS = (
+    "line",
+    "article_number",
+    "piece_id",
+    "mail_class",
+    "addressee",
+    "address",
+    "postage",
+    "fee",
+    "return_receipt_fee",
+    "total",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BookLine:
+    """One piece in the book."""
+
+    number: int
+    article_number: str
+    piece_id: str
+    mail_class: str
+    addressee: str
+    address: str
+    postage: Decimal
+    fee: Decimal
+    return_receipt_fee: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        """Postage and every fee of the piece."""
+        return self.postage + self.fee + self.return_receipt_fee
+
+
+def book_lines(rows: Sequence[ManifestRow], policy: Policy) -> list[BookLine]:
+    """The accountable pieces of a batch, one line each, by article number."""
+    prices = policy.mailing_book
+    pieces: dict[str, ManifestRow] = {}
+    for row in rows:
+        if row.status == "generated" and row.mail_class in ACCOUNTABLE and row.article_number:
+            pieces.setdefault(row.piece_id, row)
+    lines = []
+    for number, row in enumerate(sorted(pieces.values(), key=lambda r: r.article_number), start=1):
+        foreign = row.country not in ("US", "")
+        last_line = f"{row.city} {row.state} {row.zip}".strip()
+        parts = (row.address_line1, row.address_line2, last_line, row.country if foreign else "")
+        address = ", ".join(part for part in parts if part)
+        lines.append(
+            BookLine(
+                number=number,
+                article_number=row.article_number,
+                piece_id=row.piece_id,
+                mail_class=row.mail_class,
+                addressee=row.recipient_name,
+                address=address,
+                postage=prices.postage_international if foreign else prices.postage,
+                fee=prices.registered_fee
+                if row.mail_class == "registered"
+                else prices.certified_fee,
+                return_receipt_fee=(
+                    prices.return_receipt_fee
+                    if row.mail_class == "certified_return_receipt"
+                    else Decimal(0)
+                ),
+            )
+        )
+    return lines
+
+
+def _page_context(lines: list[BookLine], per_page: int) -> list[dict[str, object]]:
+    pages = []
+    for start in range(0, len(lines), per_page):
+        chunk = lines[start : start + per_page]
+        pages.append(
+            {
+                "lines": [
+                    {
+                        "number": line.number,
+                        "article_number": line.article_number,
+                        "addressee": line.addressee,
+                        "address": line.address,
+                        "postage": format_money(line.postage),
+                        "fee": format_money(line.fee),
+                        "return_receipt_fee": format_money(line.return_receipt_fee)
+                        if line.return_receipt_fee
+                        else "",
+                        "total": format_money(line.total),
+                    }
+                    for line in chunk
+                ],
+                "unused": per_page - len(chunk),
+                "count": len(chunk),
+                "total": format_money(sum((line.total for line in chunk), Decimal(0))),
+            }
+        )
+    return pages
+
+
+def write_mailing_book(
+    batch_dir: Path,
+    batch_id: str,
+    rows: Sequence[ManifestRow],
+    policy: Policy,
+    renderer: Renderer,
+    mail_date: str,
+) -> int:
+    """Write mailing-book.pdf and mailing-book.csv when the batch has accountable pieces."""
+    lines = book_lines(rows, policy)
+    if not lines:
+        return 0
+    write_csv(
+        batch_dir / BOOK_CSV,
+        BOOK_COLUMNS,
+        [
+            [
+                str(line.number),
+                line.article_number,
+                line.piece_id,
+                line.mail_class,
+                line.addressee,
+                line.address,
+                str(line.postage),
+                str(line.fee),
+                str(line.return_receipt_fee),
+                str(line.total),
+            ]
+            for line in lines
+        ],
+    )
+    context = {
+        "sender": {"name": policy.sender.name, "address": policy.sender.address},
+        "batch_id": batch_id,
+        "mail_date": mail_date,
+        "pages": _page_context(lines, policy.mailing_book.lines_per_page),
+        "pieces": len(lines),
+        "total": format_money(sum((line.total for line in lines), Decimal(0))),
+        "postage_total": format_money(sum((line.postage for line in lines), Decimal(0))),
+        "fee_total": format_money(
+            sum((line.fee + line.return_receipt_fee for line in lines), Decimal(0))
+        ),
+    }
+    pdf = renderer.render(TEMPLATE, context, f"{batch_id}-mailing-book")
+    write_bytes_atomic(batch_dir / BOOK_PDF, pdf.data)
+    return len(lines)

@@ -1,0 +1,150 @@
+"""After mailing: import tracking and return events, and feed returned mail back as evidence."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from addresses.csvio import CsvFileError, Reject, open_csv, row_values
+from addresses.records import SourceRecord
+from letters.errors import InputFileError
+from letters.state import SqliteStore, StateStore
+
+EVENT_RANK = {
+    "accepted": 1,
+    "in_transit": 2,
+    "delivered": 3,
+    "returned_to_sender": 3,
+    "undeliverable": 3,
+    "refused": 3,
+    "return_receipt": 4,
+}
+ALIASES = {
+    "returned": "returned_to_sender",
+    "return_to_sender": "returned_to_sender",
+    "transit": "in_transit",
+    "green_card": "return_receipt",
+}
+# Evidence against an address: mail that came back because it could not be delivered there.
+NEGATIVE = {"returned_to_sender": "returned", "undeliverable": "undeliverable"}
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What an import did, and what it could not use."""
+
+    rows: int = 0
+    imported: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    out_of_order: list[str] = field(default_factory=list)
+    evidence: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    batches: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+def _when(text: str) -> str:
+    """An ISO date or date-time, normalized; ValueError otherwise."""
+    value = text.strip()
+    if len(value) == 10:
+        return date.fromisoformat(value).isoformat()
+    return datetime.fromisoformat(value).isoformat(timespec="seconds")
+
+
+def reconcile(events_path: Path, store: SqliteStore, imported_at: str) -> ReconcileReport:
+    """Import events (idempotent); report unknown pieces, duplicates and out-of-order events."""
+    report = ReconcileReport()
+    try:
+        table = open_csv(events_path)
+        if "event" not in table.header or "timestamp" not in table.header:
+            raise InputFileError(f"{table.name}:1: needs the columns event and timestamp")
+        if "piece_id" not in table.header and "article_number" not in table.header:
+            raise InputFileError(f"{table.name}:1: needs piece_id or article_number")
+        for row in table.rows:
+            report.rows += 1
+            where = f"{table.name}:{row.line}"
+            try:
+                values = row_values(row, table.header)
+                event = values["event"].strip().lower().replace(" ", "_").replace("-", "_")
+                event = ALIASES.get(event, event)
+                if event not in EVENT_RANK:
+                    raise ValueError(f"event: unknown {values['event']!r}")
+                occurred = _when(values["timestamp"])
+            except (ValueError, KeyError) as exc:
+                report.rejects.append(Reject(table.name, row.line, "", str(exc), row.raw))
+                continue
+            _import_one(store, values, event, occurred, where, imported_at, report)
+    except CsvFileError as exc:
+        raise InputFileError(str(exc)) from None
+    return report
+
+
+def _import_one(
+    store: SqliteStore,
+    values: dict[str, str],
+    event: str,
+    occurred: str,
+    where: str,
+    imported_at: str,
+    report: ReconcileReport,
+) -> None:
+    piece = values.get("piece_id", "").strip()
+    article = values.get("article_number", "").strip().replace(" ", "")
+    letter = store.letter_by_piece(piece) if piece else store.letter_by_article(article)
+    if letter is None or letter.status != "rendered":
+        report.unknown.append(f"{where}: unknown piece or article number {piece or article!r}")
+        return
+    details = store.letter_details(letter.piece_id)
+    rank = EVENT_RANK[event]
+    for earlier, when, _ in store.events_of(letter.piece_id):
+        other = EVENT_RANK.get(earlier, 0)
+        if (rank > other and occurred < when) or (rank < other and occurred > when):
+            report.out_of_order.append(
+                f"{where}: {event} at {occurred} is out of order with {earlier} at {when}"
+            )
+            break
+    if not store.add_event(
+        letter.piece_id,
+        details.get("article_number", ""),
+        event,
+        occurred,
+        values.get("detail", "").strip(),
+        imported_at,
+    ):
+        report.duplicates.append(
+            f"{where}: {event} for {letter.piece_id} at {occurred} was imported before"
+        )
+        return
+    report.imported += 1
+    report.batches.setdefault(letter.batch_id, Counter())[event] += 1
+    if event in NEGATIVE and details.get("address"):
+        ref = f"{letter.piece_id}:{event}:{occurred}"
+        if store.add_evidence(
+            letter.customer_id, details["address"], occurred[:10], NEGATIVE[event], ref
+        ):
+            report.evidence += 1
+
+
+def evidence_records(store: StateStore) -> list[SourceRecord]:
+    """Returned mail from the state as address observations for the engine."""
+    return [
+        SourceRecord(
+            customer_id=customer,
+            source="returned_mail",
+            line1=line1,
+            line2=line2,
+            city=city,
+            state=state,
+            zip=zip_code,
+            country=country or "US",
+            observed_at=date.fromisoformat(observed),
+            status=status,
+            file_name="state",
+            line=ident,
+        )
+        for ident, customer, line1, line2, city, state, zip_code, country, observed, status in (
+            store.evidence()
+        )
+    ]
