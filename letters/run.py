@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from letters import __version__
 from letters.articles import assign_marks, load_pool_file, pool_file_numbers
+from letters.batchrender import IN_PROCESS_BELOW, BatchRenderer, RenderFailure, RenderJob
 from letters.decide import History, LetterSpec, Status
 from letters.errors import ExitCode, LettersError, UsageError
 from letters.fsutil import (
@@ -32,7 +33,7 @@ from letters.fsutil import (
     write_bytes_atomic,
     write_csv,
 )
-from letters.lint import lint_letter, rule_of
+from letters.lint import LintSpec, lint_letter, rule_of
 from letters.mailbook import write_mailing_book
 from letters.manifest import (
     REVIEW_COLUMNS,
@@ -53,7 +54,7 @@ from letters.pipeline import (
 from letters.policy import default_policy_text
 from letters.printfile import write_print_file
 from letters.proof import evidence_records
-from letters.render import Renderer
+from letters.render import RenderedPdf, Renderer
 from letters.seal import read_key, write_seal
 from letters.state import (
     BatchRecord,
@@ -65,6 +66,8 @@ from letters.state import (
     StateStore,
     default_db_path,
 )
+
+RENDER_WINDOW = 96  # letters prepared, rendered in parallel, then committed in order
 
 
 class Interrupted(LettersError):
@@ -470,92 +473,98 @@ class BatchRun:
     ) -> list[ManifestRow]:
         """Render each planned letter once; skip those already sent; resume those pending.
 
+        Letters go through in windows: each is reserved and prepared in order, the window is
+        rendered by the worker pool, and each result is linted, written and committed in order.
         Returns every account's manifest row, in the order of the accounts file.
         """
         rows = list(plan.rows)
         mine = {r.letter_key: r for r in store.letters_of_batch(batch_id)}
-        sequence = max((int(r.piece_id.rsplit("-", 1)[1]) for r in mine.values()), default=0)
+        self._sequence = max((int(r.piece_id.rsplit("-", 1)[1]) for r in mine.values()), default=0)
         self.reporter.stage("render", len(plan.letters))
         started = time.perf_counter()
-        for letter in plan.letters:
-            known = mine.get(letter.key) or store.letter(letter.key)
-            if known is not None and known.batch_id != batch_id and known.status == "rendered":
-                # the decisions saw no such letter: it was recorded since (a safety net)
-                detail = f"piece {known.piece_id} in batch {known.batch_id}"
-                rows += manifest_rows_for_letter(
-                    batch_id, letter, Status.SUPPRESSED, ("already_sent", detail), {}
-                )
-                self.reporter.advance()
-                continue
-            if known is not None and known.batch_id != batch_id:  # pending in a dead batch: no PDF
-                store.release_letter(known.letter_key)
-                known = None
-            if known is None:
-                sequence += 1
-                known = LetterRecord(
-                    letter.key,
-                    f"{batch_id}-{sequence:06d}",
-                    batch_id,
-                    letter.customer_id,
-                    letter.stage.name,
-                    letter.key.split("|")[2],
-                    "pending",
-                    None,
-                    None,
-                    None,
-                )
-                address = letter.recipient.address
-                facts = LetterFacts(
-                    letter.mail_date.isoformat(),
-                    letter.kind,
-                    letter.recipient.role,
-                    (
-                        address.line1,
-                        address.line2,
-                        address.city,
-                        address.state,
-                        address.zip,
-                        address.country,
+        policy = self.request.policy
+        small = len(plan.letters) < IN_PROCESS_BELOW
+        with BatchRenderer(
+            self.request.templates_dir, policy.envelope, policy.output, self.request.jobs
+        ) as pool:
+            for start in range(0, len(plan.letters), RENDER_WINDOW):
+                window = [
+                    self._prepare(
+                        store, letter, mine, batch_id, pdf_dir, plan, renderer, result, rows
                     )
-                    if address
-                    else (),
-                )
-                store.reserve_letter(
-                    known,
-                    [d.account.account_id for d in letter.decisions],
-                    self.now().isoformat(timespec="seconds"),
-                    facts,
-                )
-            record, held, failures = self._render_once(
-                store, known, letter, plan, pdf_dir, renderer, result
-            )
-            if held:
-                rows += manifest_rows_for_letter(
-                    batch_id, letter, Status.HELD, (held, " | ".join(failures)), record
-                )
-            else:
-                rows += manifest_rows_for_letter(batch_id, letter, Status.GENERATED, None, record)
-                result.letters += 1
-                result.pages += int(record["pages"])
-            self.reporter.advance()
+                    for letter in plan.letters[start : start + RENDER_WINDOW]
+                ]
+                todo = [item for item in window if item is not None and item.job is not None]
+                rendered = pool.render_all((item.job for item in todo if item.job), small=small)
+                for item, pdf in zip(todo, rendered, strict=True):
+                    self._finish(store, item, pdf, pdf_dir, result, rows)
+                    self.reporter.advance()
         self.reporter.end_stage()
         result.render_seconds = time.perf_counter() - started
         self.say(f"letters: {result.letters} ({result.letters - result.reused} rendered now)")
         return [row for _, row in sorted(rows, key=lambda numbered: numbered[0])]
 
-    def _render_once(
+    def _prepare(
         self,
         store: StateStore,
-        known: LetterRecord,
         letter: LetterSpec,
-        plan: Plan,
+        mine: dict[str, LetterRecord],
+        batch_id: str,
         pdf_dir: Path,
+        plan: Plan,
         renderer: Renderer,
         result: BatchResult,
-    ) -> tuple[dict[str, str], str, list[str]]:
-        """The letter's PDF: reused if this batch already released it intact, else rendered and
-        linted now. Returns its manifest fields, and the hold reason and failures if it may not go;
-        a held letter goes to `held/`, never to the print folder."""
+        rows: list[tuple[int, ManifestRow]],
+    ) -> Prepared | None:
+        """Reserve the letter and build what its render needs; None when it is settled already."""
+        known = mine.get(letter.key) or store.letter(letter.key)
+        if known is not None and known.batch_id != batch_id and known.status == "rendered":
+            # the decisions saw no such letter: it was recorded since (a safety net)
+            detail = f"piece {known.piece_id} in batch {known.batch_id}"
+            rows += manifest_rows_for_letter(
+                batch_id, letter, Status.SUPPRESSED, ("already_sent", detail), {}
+            )
+            self.reporter.advance()
+            return None
+        if known is not None and known.batch_id != batch_id:  # pending in a dead batch: no PDF
+            store.release_letter(known.letter_key)
+            known = None
+        if known is None:
+            self._sequence += 1
+            known = LetterRecord(
+                letter.key,
+                f"{batch_id}-{self._sequence:06d}",
+                batch_id,
+                letter.customer_id,
+                letter.stage.name,
+                letter.key.split("|")[2],
+                "pending",
+                None,
+                None,
+                None,
+            )
+            address = letter.recipient.address
+            facts = LetterFacts(
+                letter.mail_date.isoformat(),
+                letter.kind,
+                letter.recipient.role,
+                (
+                    address.line1,
+                    address.line2,
+                    address.city,
+                    address.state,
+                    address.zip,
+                    address.country,
+                )
+                if address
+                else (),
+            )
+            store.reserve_letter(
+                known,
+                [d.account.account_id for d in letter.decisions],
+                self.now().isoformat(timespec="seconds"),
+                facts,
+            )
         policy = self.request.policy
         pdf_path = pdf_dir / f"{known.piece_id}.pdf"
         relative = str(pdf_path.relative_to(pdf_dir.parent))
@@ -577,11 +586,12 @@ class BatchRun:
             )
         except PoolExhausted as exc:
             store.drop_pending(known.piece_id)
-            return (
-                {"template_version": record["template_version"]},
-                "article_pool_empty",
-                [str(exc)],
+            record = {"template_version": record["template_version"]}
+            rows += manifest_rows_for_letter(
+                batch_id, letter, Status.HELD, ("article_pool_empty", str(exc)), record
             )
+            self.reporter.advance()
+            return None
         record["article_number"] = marks.article_number
         if (
             known.status == "rendered"
@@ -594,26 +604,82 @@ class BatchRun:
                 "pdf_sha256": known.pdf_sha256 or "",
                 "pages": str(known.pages),
             }
-            return record, "", []
+            self._release(letter, record, result, rows, batch_id)
+            self.reporter.advance()
+            return None
         content = letter_content(
             known.piece_id, policy, letter, plan.choices[letter.customer_id], marks
         )
-        pdf = renderer.render(letter.template, content.context, known.piece_id)
+        job = RenderJob(letter.template, content.context, known.piece_id)
+        return Prepared(letter, known, record, content.lint, job, batch_id)
+
+    def _release(
+        self,
+        letter: LetterSpec,
+        record: dict[str, str],
+        result: BatchResult,
+        rows: list[tuple[int, ManifestRow]],
+        batch_id: str,
+    ) -> None:
+        rows += manifest_rows_for_letter(batch_id, letter, Status.GENERATED, None, record)
+        result.letters += 1
+        result.pages += int(record["pages"])
+
+    def _finish(
+        self,
+        store: StateStore,
+        item: Prepared,
+        pdf: RenderedPdf | RenderFailure,
+        pdf_dir: Path,
+        result: BatchResult,
+        rows: list[tuple[int, ManifestRow]],
+    ) -> None:
+        """Lint, write and commit a rendered letter, or hold it (`lint:<rule>`, `render_error`)."""
+        piece_id = item.known.piece_id
+        if isinstance(pdf, RenderFailure):
+            store.drop_pending(piece_id)
+            rows += manifest_rows_for_letter(
+                item.batch_id, item.letter, Status.HELD, ("render_error", pdf.reason), {}
+            )
+            if self.log:
+                self.log.write(f"held {piece_id}: render_error")
+            return
         digest = sha256_bytes(pdf.data)
-        record |= {"pdf_sha256": digest, "pages": str(pdf.pages)}
-        failures = lint_letter(pdf.runs, content.lint, policy.envelope)
+        record = {**item.record, "pdf_sha256": digest, "pages": str(pdf.pages)}
+        failures = lint_letter(pdf.runs, item.lint, self.request.policy.envelope)
         if failures:
             held_dir = make_private_dir(pdf_dir.parent / "held")
-            write_bytes_atomic(held_dir / f"{known.piece_id}.pdf", pdf.data)
-            store.drop_pending(known.piece_id)
+            write_bytes_atomic(held_dir / f"{piece_id}.pdf", pdf.data)
+            store.drop_pending(piece_id)
             if self.log:
-                self.log.write(f"held {known.piece_id}: {rule_of(failures[0])}")
-            return {**record, "piece_id": ""}, f"lint:{rule_of(failures[0])}", failures
+                self.log.write(f"held {piece_id}: {rule_of(failures[0])}")
+            rows += manifest_rows_for_letter(
+                item.batch_id,
+                item.letter,
+                Status.HELD,
+                (f"lint:{rule_of(failures[0])}", " | ".join(failures)),
+                {**record, "piece_id": ""},
+            )
+            return
+        pdf_path = pdf_dir / f"{piece_id}.pdf"
+        relative = str(pdf_path.relative_to(pdf_dir.parent))
         write_bytes_atomic(pdf_path, pdf.data)
-        store.complete_letter(known.piece_id, relative, digest, pdf.pages)
+        store.complete_letter(piece_id, relative, digest, pdf.pages)
         if self.log:
-            self.log.write(f"rendered {known.piece_id} ({pdf.pages} pages)")
-        return {**record, "pdf_path": relative}, "", []
+            self.log.write(f"rendered {piece_id} ({pdf.pages} pages)")
+        self._release(item.letter, {**record, "pdf_path": relative}, result, rows, item.batch_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A reserved letter ready to render: what it needs, and what its result is checked against."""
+
+    letter: LetterSpec
+    known: LetterRecord
+    record: dict[str, str]
+    lint: LintSpec
+    job: RenderJob | None
+    batch_id: str
 
 
 def run_batch(
