@@ -51,7 +51,7 @@ unit: install
 test: lint typecheck unit
 
 bench: install
-	$(BIN)/letters bench
+	$(BIN)/letters bench --large-accounts 10000
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build dist .pytest_cache .mypy_cache .ruff_cache bench-out bench-results.json

@@ -7,6 +7,7 @@ subprocess (so its peak memory is its own), and `letters addresses dedupe` on th
 from __future__ import annotations
 
 import csv
+import json
 import os
 import resource
 import subprocess
@@ -23,7 +24,6 @@ from addresses.standardize import standardize
 from letters.pipeline import RunRequest
 from letters.policy import load_policy
 from letters.render import default_templates_dir
-from letters.run import run_batch
 from letters.sample import write_sample
 
 AS_OF = date(2026, 11, 20)
@@ -43,37 +43,130 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def bench_render(work_dir: Path, accounts: int) -> dict[str, Any]:
-    """Time `letters run` end to end on generated accounts."""
-    files = write_sample(work_dir / "render-data", accounts=accounts, seed=1, as_of=AS_OF)
+def _sample_letters(work_dir: Path, accounts: int, limit: int) -> list[tuple[str, dict[str, Any]]]:
+    """(template, context) of up to `limit` letters decided from generated accounts."""
+    from letters.decide import History, decide_customer
+    from letters.pipeline import letter_content, load_inputs, resolve_addresses
+
+    files = write_sample(work_dir / "letters-data", accounts=accounts, seed=3, as_of=AS_OF)
+    policy = load_policy(None)
     request = RunRequest(
-        accounts_path=files.accounts_path,
-        source_paths=files.source_paths,
-        out_dir=work_dir / "batches",
-        as_of=AS_OF,
-        policy=load_policy(None),
-        templates_dir=default_templates_dir(),
+        files.accounts_path, files.source_paths, work_dir, AS_OF, policy, default_templates_dir()
     )
+    loaded, records, _ = load_inputs(request)
+    by_customer: dict[str, list[Any]] = {}
+    for account in loaded:
+        by_customer.setdefault(account.customer_id, []).append(account)
+    choices = resolve_addresses(request, records, set(by_customer))
+    letters = []
+    for customer, group in by_customer.items():
+        for letter in decide_customer(group, choices[customer], policy, AS_OF, History()).letters:
+            letters.append(
+                (letter.template, letter_content("P", policy, letter, choices[customer]).context)
+            )
+    return letters[:limit]
+
+
+def bench_renderers(work_dir: Path, letters: int, jobs: int | None) -> dict[str, Any]:
+    """(a) a plain one-letter-at-a-time WeasyPrint loop and (b) the batch renderer, same letters."""
+    from weasyprint import CSS, HTML
+
+    from letters.batchrender import BatchRenderer, RenderFailure, RenderJob
+    from letters.geometry import geometry_css
+    from letters.render import Renderer
+
+    policy = load_policy(None)
+    templates = default_templates_dir()
+    sample = _sample_letters(work_dir, letters * 2, letters)
+    jinja = Renderer(templates)
     started = time.perf_counter()
-    result = run_batch(request)
-    elapsed = time.perf_counter() - started
-    letters = max(result.letters, 1)
+    for template, context in sample:  # the obvious way: each letter on its own, from scratch
+        html = jinja.render_html(template, context)
+        HTML(string=html, base_url=str(templates)).write_pdf(
+            stylesheets=[
+                CSS(filename=str(templates / "letter.css")),
+                CSS(string=geometry_css(policy.envelope)),
+            ]
+        )
+    naive = (time.perf_counter() - started) / len(sample)
+    jobs_list = [RenderJob(t, c, f"P{n}") for n, (t, c) in enumerate(sample)]
+    with BatchRenderer(templates, policy.envelope, policy.output, jobs) as pool:
+        started = time.perf_counter()
+        results = list(pool.render_all(jobs_list))
+        batch = (time.perf_counter() - started) / len(sample)
+    single = Renderer(templates, policy.envelope, policy.output)
+    identical = all(
+        not isinstance(r, RenderFailure)
+        and r.data == single.render(j.template, j.context, j.identifier).data
+        for j, r in list(zip(jobs_list, results, strict=True))[:10]
+    )
     return {
-        "render_accounts": accounts,
-        "letters": result.letters,
-        "end_to_end_seconds": round(elapsed, 3),
-        "end_to_end_ms_per_letter": round(1000 * elapsed / letters, 1),
-        "render_ms_per_letter": round(1000 * result.render_seconds / letters, 1),
-        "letters_per_second": round(result.letters / elapsed, 2) if elapsed else 0.0,
+        "render_letters": len(sample),
+        "render_naive_ms_per_letter": round(1000 * naive, 1),
+        "render_batch_ms_per_letter": round(1000 * batch, 1),
+        "render_speedup": round(naive / batch, 2),
+        "render_batch_bytes_identical": identical,
+        "render_jobs": jobs or os.cpu_count(),
         "font_subsetting": font_subsetting_path(),
     }
 
 
+def bench_end_to_end(work_dir: Path, accounts: int, label: str = "") -> dict[str, Any]:
+    """`letters run` on generated accounts in its own process: time per letter and peak memory."""
+    files = write_sample(work_dir / f"e2e-data{label}", accounts=accounts, seed=1, as_of=AS_OF)
+    command = [
+        sys.executable,
+        "-m",
+        "letters.cli",
+        "run",
+        str(files.accounts_path),
+        "--out",
+        str(work_dir / f"e2e-batches{label}"),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--json",
+    ]
+    for source in files.source_paths:
+        command += ["--sources", str(source)]
+    code = (
+        "import resource, subprocess, sys, time; t = time.perf_counter();"
+        " p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        " print(time.perf_counter() - t); print(p.returncode);"
+        " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *command], capture_output=True, text=True, check=True
+    )
+    elapsed, returncode, rss, *summary = done.stdout.splitlines()
+    if int(returncode) not in (0, 3):
+        raise RuntimeError(f"letters run failed ({returncode}): {done.stderr[-2000:]}")
+    letters = json.loads("\n".join(summary))["letters"]
+    return {
+        f"end_to_end_accounts{label}": accounts,
+        f"end_to_end_letters{label}": letters,
+        f"end_to_end_seconds{label}": round(float(elapsed), 1),
+        f"end_to_end_ms_per_letter{label}": round(1000 * float(elapsed) / max(letters, 1), 1),
+        f"end_to_end_peak_rss_mb{label}": round(int(rss) / 1024, 1),
+    }
+
+
 def _same_delivery_point(chosen: dict[str, str], truth: dict[str, str]) -> tuple[bool, bool]:
-    a = standardize(chosen["line1"], chosen["line2"], chosen["city"], chosen["state"],
-                    chosen["zip"], chosen["country"])  # fmt: skip
-    t = standardize(truth["line1"], truth["line2"], truth["city"], truth["state"],
-                    truth["zip"], truth["country"])  # fmt: skip
+    a = standardize(
+        chosen["line1"],
+        chosen["line2"],
+        chosen["city"],
+        chosen["state"],
+        chosen["zip"],
+        chosen["country"],
+    )
+    t = standardize(
+        truth["line1"],
+        truth["line2"],
+        truth["city"],
+        truth["state"],
+        truth["zip"],
+        truth["country"],
+    )
     exact = (a.line1, a.line2, a.zip5 or a.zip, a.country) == (
         t.line1,
         t.line2,
@@ -126,9 +219,17 @@ def bench_resolve(work_dir: Path, records: int) -> dict[str, Any]:
     rows = with_header - len(files.source_paths)
     out = work_dir / "resolved.csv"
     command = [
-        sys.executable, "-m", "letters.cli", "addresses", "resolve", *map(str, files.source_paths),
-        "--out", str(out), "--as-of", AS_OF.isoformat(),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "letters.cli",
+        "addresses",
+        "resolve",
+        *map(str, files.source_paths),
+        "--out",
+        str(out),
+        "--as-of",
+        AS_OF.isoformat(),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
@@ -138,7 +239,7 @@ def bench_resolve(work_dir: Path, records: int) -> dict[str, Any]:
         "resolve_records": rows,
         "resolve_seconds": round(elapsed, 2),
         "resolve_records_per_s": round(rows / elapsed),
-        "peak_rss_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
+        "resolve_peak_rss_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
         **address_accuracy(out, files.truth_path),
     }
 
@@ -165,27 +266,10 @@ def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
     """The same letters rendered as plain PDF and as PDF/A-3b: milliseconds and bytes each."""
     from dataclasses import replace
 
-    from letters.decide import History, decide_customer
-    from letters.pipeline import letter_content, load_inputs, resolve_addresses
     from letters.render import OutputConfig, Renderer
 
-    files = write_sample(work_dir / "variant-data", accounts=letters * 2, seed=3, as_of=AS_OF)
     policy = load_policy(None)
-    request = RunRequest(files.accounts_path, files.source_paths, work_dir, AS_OF, policy,
-                         default_templates_dir())  # fmt: skip
-    accounts, records, _ = load_inputs(request)
-    by_customer: dict[str, list[Any]] = {}
-    for account in accounts:
-        by_customer.setdefault(account.customer_id, []).append(account)
-    choices = resolve_addresses(request, records, set(by_customer))
-    contents = []
-    for customer, group in by_customer.items():
-        outcome = decide_customer(group, choices[customer], policy, AS_OF, History())
-        for letter in outcome.letters:
-            contents.append(
-                (letter.template, letter_content("P", policy, letter, choices[customer]).context)
-            )
-    contents = contents[:letters]
+    contents = _sample_letters(work_dir, letters * 2, letters)
     figures: dict[str, Any] = {"variant_letters": len(contents)}
     for label, variant in (("plain", ""), ("pdfa", "pdf/a-3b")):
         renderer = Renderer(
@@ -204,12 +288,26 @@ def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
 
 
 def run_bench(
-    work_dir: Path, render_accounts: int, resolve_records: int, chicago_path: Path = CHICAGO
+    work_dir: Path,
+    render_accounts: int,
+    resolve_records: int,
+    chicago_path: Path = CHICAGO,
+    render_letters: int = 150,
+    jobs: int | None = None,
+    large_accounts: int = 0,
 ) -> dict[str, Any]:
     """Every measurement, in one run on this machine."""
     figures: dict[str, Any] = {"cores": os.cpu_count()}
     figures |= bench_dedupe(work_dir, chicago_path)
     figures |= bench_resolve(work_dir, resolve_records)
-    figures |= bench_render(work_dir, render_accounts)
-    figures |= bench_pdf_variants(work_dir, min(render_accounts, 60))
+    figures |= bench_renderers(work_dir, render_letters, jobs)
+    figures |= bench_end_to_end(work_dir, render_accounts)
+    if large_accounts:
+        figures |= bench_end_to_end(work_dir, large_accounts, "_large")
+        small, large = figures["end_to_end_peak_rss_mb"], figures["end_to_end_peak_rss_mb_large"]
+        figures["end_to_end_peak_rss_growth"] = round(large / small, 2)
+    figures |= bench_pdf_variants(work_dir, min(render_letters, 60))
+    figures["peak_rss_mb"] = max(
+        figures.get("resolve_peak_rss_mb", 0), figures["end_to_end_peak_rss_mb"]
+    )
     return figures

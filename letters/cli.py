@@ -693,10 +693,18 @@ def addresses_dedupe(
 def bench(
     accounts: Annotated[
         int, typer.Option("--accounts", min=1, help="Accounts for the end-to-end run.")
-    ] = 200,
+    ] = 1000,
     records: Annotated[
         int, typer.Option("--records", min=100, help="Source records for address resolution.")
     ] = 1_000_000,
+    letters: Annotated[
+        int, typer.Option("--letters", min=10, help="Letters for the renderer comparison.")
+    ] = 150,
+    large_accounts: Annotated[
+        int,
+        typer.Option("--large-accounts", help="Also run end to end at this size (memory check)."),
+    ] = 0,
+    jobs: JobsOption = None,
     chicago: Annotated[
         Path, typer.Option("--chicago", help="The Chicago sites CSV for the dedupe benchmark.")
     ] = Path("../shared/reference/data/chicago-early-childhood-sites.csv"),
@@ -706,11 +714,11 @@ def bench(
     ] = Path("bench-results.json"),
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Measure the pipeline on generated data and the Chicago sites; writes bench-results.json.
+    """Measure renderers, end-to-end runs, address resolution and dedupe; write the results.
 
-    Example: letters bench --accounts 500 --records 200000
+    Example: letters bench --accounts 1000 --records 200000 --large-accounts 10000
     """
-    figures = run_bench(out_dir, accounts, records, chicago)
+    figures = run_bench(out_dir, accounts, records, chicago, letters, jobs, large_accounts)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     if json_output:
         out.print(json.dumps(figures, indent=2), markup=False)

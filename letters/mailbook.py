@@ -7,12 +7,15 @@ post office's postmark: presented with the mail, postmarked, it is the sender's 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from letters.fsutil import write_bytes_atomic, write_csv
+from pypdf import PdfWriter
+
+from letters.fsutil import atomic_open, write_csv
 from letters.manifest import ManifestRow
 from letters.policy import Policy
 from letters.render import Renderer, format_money
@@ -20,6 +23,7 @@ from letters.render import Renderer, format_money
 BOOK_PDF = "mailing-book.pdf"
 BOOK_CSV = "mailing-book.csv"
 TEMPLATE = "mailing_book.html"
+PAGES_PER_RENDER = 20
 ACCOUNTABLE = ("certified", "certified_return_receipt", "registered")
 BOOK_COLUMNS = (
     "line",
@@ -112,6 +116,7 @@ def _page_context(lines: list[BookLine], per_page: int) -> list[dict[str, object
                     for line in chunk
                 ],
                 "unused": per_page - len(chunk),
+                "number": start // per_page + 1,
                 "count": len(chunk),
                 "total": format_money(sum((line.total for line in chunk), Decimal(0))),
             }
@@ -150,11 +155,12 @@ def write_mailing_book(
             for line in lines
         ],
     )
+    pages = _page_context(lines, policy.mailing_book.lines_per_page)
     context = {
         "sender": {"name": policy.sender.name, "address": policy.sender.address},
         "batch_id": batch_id,
         "mail_date": mail_date,
-        "pages": _page_context(lines, policy.mailing_book.lines_per_page),
+        "page_count": len(pages),
         "pieces": len(lines),
         "total": format_money(sum((line.total for line in lines), Decimal(0))),
         "postage_total": format_money(sum((line.postage for line in lines), Decimal(0))),
@@ -162,6 +168,18 @@ def write_mailing_book(
             sum((line.fee + line.return_receipt_fee for line in lines), Decimal(0))
         ),
     }
-    pdf = renderer.render(TEMPLATE, context, f"{batch_id}-mailing-book")
-    write_bytes_atomic(batch_dir / BOOK_PDF, pdf.data)
+    # Rendered a few pages at a time and joined, so that a book of thousands of lines never
+    # holds one huge layout in memory.
+    writer = PdfWriter()
+    for start in range(0, len(pages), PAGES_PER_RENDER):
+        chunk = {
+            **context,
+            "pages": pages[start : start + PAGES_PER_RENDER],
+            "last_page": len(pages),
+        }
+        pdf = renderer.render(TEMPLATE, chunk, f"{batch_id}-mailing-book-{start}")
+        writer.append(io.BytesIO(pdf.data))
+    with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
+        writer.write(handle)
+    writer.close()
     return len(lines)

@@ -84,8 +84,6 @@ class Plan:
     review: list[list[str]]
     rejects: list[Reject]
     flagged_address_rows: int
-    accounts: int
-    records: int
 
 
 def _group_by_customer(accounts: Sequence[Account]) -> dict[str, list[Account]]:
@@ -466,8 +464,6 @@ def plan_batch(
         review=[],
         rejects=rejects,
         flagged_address_rows=flagged,
-        accounts=len(accounts),
-        records=len(records),
     )
     for customer_id, customer_accounts in groups.items():
         choice = choices[customer_id]

@@ -1,4 +1,8 @@
-"""The print shop's file: every released piece of a batch in one PDF, in ZIP-code order."""
+"""The print shop's files: every released piece of a batch, in ZIP-code order, in bounded parts.
+
+`print-file-001.pdf`, `print-file-002.pdf`, ... hold at most `PART_PIECES` pieces each (memory stays
+flat however large the batch); `print-order.csv` gives each piece its part and first page.
+"""
 
 from __future__ import annotations
 
@@ -10,36 +14,56 @@ from pypdf import PdfWriter
 from letters.fsutil import atomic_open, write_csv
 from letters.manifest import ManifestRow
 
-PRINT_FILE = "print-file.pdf"
+PART_PIECES = 500
 PRINT_ORDER = "print-order.csv"
-ORDER_COLUMNS = ("sequence", "piece_id", "country", "zip", "first_page", "pages", "mail_class")
+ORDER_COLUMNS = (
+    "sequence",
+    "piece_id",
+    "file",
+    "first_page",
+    "pages",
+    "country",
+    "zip",
+    "mail_class",
+)
 
 
-def write_print_file(batch_dir: Path, rows: Sequence[ManifestRow]) -> int:
-    """Write print-file.pdf (domestic pieces by ZIP, then foreign) and print-order.csv."""
+def part_name(number: int) -> str:
+    """The name of a print file part: `print-file-001.pdf`."""
+    return f"print-file-{number:03d}.pdf"
+
+
+def write_print_file(
+    batch_dir: Path, rows: Sequence[ManifestRow], part_pieces: int = PART_PIECES
+) -> int:
+    """Write the print file parts (domestic pieces by ZIP, then foreign) and print-order.csv."""
     pieces: dict[str, ManifestRow] = {}
     for row in rows:
         if row.status == "generated" and row.pdf_path:
             pieces.setdefault(row.piece_id, row)
     order = sorted(pieces.values(), key=lambda r: (r.country != "US", r.country, r.zip, r.piece_id))
-    writer = PdfWriter()
     lines = []
-    page = 1
-    for sequence, row in enumerate(order, start=1):
-        writer.append(str(batch_dir / row.pdf_path))
-        lines.append(
-            [
-                str(sequence),
-                row.piece_id,
-                row.country,
-                row.zip,
-                str(page),
-                row.pages,
-                row.mail_class,
-            ]
-        )
-        page += int(row.pages)
-    with atomic_open(batch_dir / PRINT_FILE, "wb") as handle:
-        writer.write(handle)
+    for start in range(0, len(order), part_pieces):
+        name = part_name(start // part_pieces + 1)
+        writer = PdfWriter()
+        page = 1
+        for sequence, row in enumerate(order[start : start + part_pieces], start=start + 1):
+            writer.append(str(batch_dir / row.pdf_path))
+            lines.append(
+                [
+                    str(sequence),
+                    row.piece_id,
+                    name,
+                    str(page),
+                    row.pages,
+                    row.country,
+                    row.zip,
+                    row.mail_class,
+                ]
+            )
+            page += int(row.pages)
+        with atomic_open(batch_dir / name, "wb") as handle:
+            writer.write(handle)
+        writer.close()
     write_csv(batch_dir / PRINT_ORDER, ORDER_COLUMNS, lines)
     return len(order)

@@ -200,3 +200,13 @@ def test_state_notices_follow_the_state_and_sender_kind() -> None:
         "NOTICE OF IMPORTANT RIGHTS"
         in letter_for([account()], POLICY, boston)[1].context["disclosures"][0]
     )
+
+
+def test_a_foreign_address_of_two_street_lines_fits_its_window(renderer: Renderer) -> None:
+    mexico = chosen(
+        "Av. Paseo de la Reforma 222", "Col. Juárez", "Ciudad de México CDMX", "", "06600", "MEXICO"
+    )
+    letter, content = letter_for([account(due_date="2026-08-01")], POLICY, mexico)
+    pdf = renderer.render(letter.template, content.context, "P-000001")
+    assert letter.mail_class == "registered"
+    assert lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE) == []

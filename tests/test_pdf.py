@@ -166,7 +166,25 @@ def test_print_file_holds_every_piece_in_zip_order(
     with (batch_dir / "print-order.csv").open(encoding="utf-8", newline="") as handle:
         order = list(csv.DictReader(handle))
     assert [r["zip"] for r in order] == ["02108", "60614", "80202"]
-    assert len(PdfReader(batch_dir / "print-file.pdf").pages) == sum(int(r["pages"]) for r in order)
+    assert {r["file"] for r in order} == {"print-file-001.pdf"}
+    assert len(PdfReader(batch_dir / "print-file-001.pdf").pages) == sum(
+        int(r["pages"]) for r in order
+    )
+    from letters.manifest import ManifestRow
+    from letters.printfile import write_print_file
+
+    rows = [
+        ManifestRow(**r)
+        for r in csv.DictReader((batch_dir / "manifest.csv").open(encoding="utf-8"))
+    ]
+    write_print_file(batch_dir, rows, part_pieces=2)  # parts bound the memory a huge batch needs
+    order = list(csv.DictReader((batch_dir / "print-order.csv").open(encoding="utf-8")))
+    assert [r["file"] for r in order] == [
+        "print-file-001.pdf",
+        "print-file-001.pdf",
+        "print-file-002.pdf",
+    ]
+    assert [r["first_page"] for r in order] == ["1", "2", "1"]
 
 
 def test_imb_and_check_digits_match_the_published_examples() -> None:

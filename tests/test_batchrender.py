@@ -1,0 +1,60 @@
+"""The batch renderer: same bytes as one at a time, recycling, and a failing worker fails one letter."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import letters.batchrender as batchrender
+from letters.batchrender import BatchRenderer, RenderFailure, RenderJob
+from letters.render import RenderedPdf, Renderer, default_templates_dir
+from tests.conftest import account, letter_for
+
+VARIANTS = [{}, {"due_date": "2026-08-01"}, {"hardship": "yes"}, {"language": "es"},
+            {"large_print": "yes"}, {"due_date": "2026-11-10"}]  # fmt: skip
+
+
+def _jobs() -> list[RenderJob]:
+    jobs = []
+    for n, overrides in enumerate(VARIANTS):
+        letter, content = letter_for([account(**overrides)])
+        jobs.append(RenderJob(letter.template, content.context, f"P-{n:06d}"))
+    return jobs
+
+
+def test_batch_bytes_equal_one_at_a_time_and_workers_recycle() -> None:
+    jobs = _jobs() * 2
+    single = Renderer(default_templates_dir())
+    expected = [single.render(j.template, j.context, j.identifier).data for j in jobs]
+    with BatchRenderer(default_templates_dir(), jobs=2, recycle_after=3) as pool:
+        results = list(pool.render_all(jobs))
+    assert all(isinstance(r, RenderedPdf) for r in results)
+    assert [r.data for r in results if isinstance(r, RenderedPdf)] == expected
+
+
+def _flaky_render(job: RenderJob) -> RenderedPdf:
+    if job.identifier == "CRASH":
+        os._exit(1)  # a worker dying mid-letter, as a segfault would
+    if job.identifier == "HANG":
+        time.sleep(60)
+    return _real_render(job)
+
+
+_real_render = batchrender._render
+
+
+def test_a_crashing_or_hanging_worker_fails_only_its_letter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batchrender, "_render", _flaky_render)  # inherited by the forked workers
+    good = _jobs()[:3]
+    jobs = [good[0], RenderJob(good[1].template, good[1].context, "CRASH"), good[1],
+            RenderJob(good[2].template, good[2].context, "HANG"), good[2]]  # fmt: skip
+    with BatchRenderer(default_templates_dir(), jobs=2, timeout=8) as pool:
+        results = list(pool.render_all(jobs))
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == ["RenderedPdf", "RenderFailure", "RenderedPdf", "RenderFailure", "RenderedPdf"]
+    failures = [r for r in results if isinstance(r, RenderFailure)]
+    assert all(f.reason.startswith("render_error") for f in failures)
