@@ -351,19 +351,19 @@ class SqliteStore:
         " pages"
     )
 
-    def letter(self, letter_key: str) -> LetterRecord | None:
-        """The letter recorded under a key, or None."""
+    def _letter_where(self, column: str, value: str) -> LetterRecord | None:
         row = self.db.execute(
-            f"SELECT {self._LETTER_COLUMNS} FROM letters WHERE letter_key = ?", (letter_key,)
+            f"SELECT {self._LETTER_COLUMNS} FROM letters WHERE {column} = ?", (value,)
         ).fetchone()
         return LetterRecord(*row) if row else None
 
-    def letter_by_piece(self, piece_id: str) -> LetterRecord | None:
+    def letter(self, value: str) -> LetterRecord | None:
+        """The letter recorded under a key, or None."""
+        return self._letter_where("letter_key", value)
+
+    def letter_by_piece(self, value: str) -> LetterRecord | None:
         """The letter with a piece id, or None."""
-        row = self.db.execute(
-            f"SELECT {self._LETTER_COLUMNS} FROM letters WHERE piece_id = ?", (piece_id,)
-        ).fetchone()
-        return LetterRecord(*row) if row else None
+        return self._letter_where("piece_id", value)
 
     def letters_of_batch(self, batch_id: str) -> list[LetterRecord]:
         """Every letter recorded in a batch, by piece id."""
@@ -526,13 +526,9 @@ class SqliteStore:
             db.execute("UPDATE letters SET imb_serial = ? WHERE piece_id = ?", (serial, piece_id))
             return serial
 
-    def letter_by_article(self, article_number: str) -> LetterRecord | None:
+    def letter_by_article(self, value: str) -> LetterRecord | None:
         """The letter with an article number, or None."""
-        row = self.db.execute(
-            f"SELECT {self._LETTER_COLUMNS} FROM letters WHERE article_number = ?",
-            (article_number,),
-        ).fetchone()
-        return LetterRecord(*row) if row else None
+        return self._letter_where("article_number", value)
 
     def letter_details(self, piece_id: str) -> dict[str, Any]:
         """What else the state knows of a piece: article number, mail date, kind, address."""
