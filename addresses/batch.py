@@ -16,7 +16,7 @@ from addresses.merge import merge_groups
 from addresses.model import AddressChoice
 from addresses.records import SourceRecord, read_sources
 from addresses.score import Candidate, Observation
-from addresses.standardize import FILLED_FROM_ZIP, Standardized, standardize
+from addresses.standardize import Standardized, standardize
 
 RESOLVED_COLUMNS = (
     "customer_id", "status", "confidence", "line1", "line2", "city", "state", "zip", "country",
@@ -166,20 +166,10 @@ def dedupe_file(input_path: Path, out_path: Path, columns: DedupeColumns) -> Ded
             problems.append("no address")
             summary.problems.append(f"{table.name}:{row.line}: {columns.address}: no address")
             continue
-        form = standardize(
+        forms.append(standardize(
             address, "", get(values, columns.city), get(values, columns.state),
-            get(values, columns.zip), "",
-        )  # fmt: skip
-        city_from_table = any(c.detail == FILLED_FROM_ZIP for c in form.checks)
-        if ((not form.city or city_from_table) and columns.default_city) or (
-            not form.state and columns.default_state
-        ):
-            # the defaults rank below the row's columns and the address text, above the ZIP table
-            city = columns.default_city if city_from_table else form.city or columns.default_city
-            form = standardize(
-                address, "", city, form.state or columns.default_state, get(values, columns.zip), ""
-            )
-        forms.append(form)
+            get(values, columns.zip), "", columns.default_city, columns.default_state,
+        ))  # fmt: skip
         problems.append("")
     present = [(i, form) for i, form in enumerate(forms) if form is not None]
     groups = merge_groups([form for _, form in present])

@@ -26,7 +26,6 @@ from addresses.model import PostalAddress
 from addresses.ziptable import city_key, zip_table
 
 MAX_LINE = 40
-FILLED_FROM_ZIP = "filled from the ZIP table"
 DIRECTIONS: dict[str, str] = {
     **{v: v for v in DIRECTIONAL_REPLACEMENTS.values()},
     **DIRECTIONAL_REPLACEMENTS,
@@ -349,7 +348,7 @@ def _city(city_text: str, zip5: str, state: str) -> tuple[str, tuple[Check, ...]
         checks += (Check("zip_state", agrees, f"ZIP {zip5} is in {info.state}"),)
     preferred = clean(info.city)
     if not city:
-        return preferred, (*checks, Check("city_matches_zip", True, FILLED_FROM_ZIP))
+        return preferred, (*checks, Check("city_matches_zip", True, "filled from the ZIP table"))
     key = city_key(city)
     if key in info.cities:
         return city, (*checks, Check("city_matches_zip", True, city))
@@ -396,15 +395,19 @@ def _military(parts: StreetParts, city: str, state: str) -> Check | None:
 @functools.lru_cache(maxsize=65_536)
 def standardize(
     line1: str, line2: str = "", city: str = "", state: str = "", zip_code: str = "",
-    country: str = "",
+    country: str = "", default_city: str = "", default_state: str = "",
 ) -> Standardized:  # fmt: skip
-    """Standardize one address; never raises on bad data."""
+    """Standardize one address; never raises on bad data.
+
+    City and state come from the given fields, else from the address text itself, else from the
+    defaults; only then is a missing city filled from the ZIP table.
+    """
     country_name = _country(country)
     if country_name != "US":
         return _foreign(line1, line2, city, state, zip_code, country_name)
     parts, method, extra, place, checks = _street(line1, line2)
-    city = city or place.get("PlaceName", "")
-    state_code, state_check = _state(state or place.get("StateName", ""))
+    city = city or place.get("PlaceName", "") or default_city
+    state_code, state_check = _state(state or place.get("StateName", "") or default_state)
     zip5, zip4, zip_checks = _zip_checks(zip_code or place.get("ZipCode", ""), state_code)
     city_name, city_checks = _city(city, zip5, state_code)
     checks += [state_check, *zip_checks, *city_checks]
