@@ -75,6 +75,10 @@ class BatchRenderer:
         self._pool: Pool | None = None
 
     def _new_pool(self) -> Pool:
+        # Forked workers share the caller's heap (every account, address and decision of the
+        # night) page by page until something writes to it; the garbage collector walking it
+        # would copy all of it into each worker. Frozen, it is left alone until `close`.
+        gc.freeze()
         context = multiprocessing.get_context("fork")
         return context.Pool(
             self.jobs, _start_worker, self.settings, maxtasksperchild=self.recycle_after
@@ -135,6 +139,7 @@ class BatchRenderer:
             self._pool.close()
             self._pool.join()
             self._pool = None
+            gc.unfreeze()
 
     def __enter__(self) -> BatchRenderer:
         return self
