@@ -479,7 +479,10 @@ class BatchRun:
         """
         rows = list(plan.rows)
         mine = {r.letter_key: r for r in store.letters_of_batch(batch_id)}
-        self._sequence = max((int(r.piece_id.rsplit("-", 1)[1]) for r in mine.values()), default=0)
+        self._sequence = max(
+            [int(r.piece_id.rsplit("-", 1)[1]) for r in mine.values()]
+            + [store.last_piece_number(batch_id)]  # held (dropped) pieces' numbers stay spent
+        )
         self.reporter.stage("render", len(plan.letters))
         started = time.perf_counter()
         policy = self.request.policy
@@ -564,6 +567,7 @@ class BatchRun:
                 [d.account.account_id for d in letter.decisions],
                 self.now().isoformat(timespec="seconds"),
                 facts,
+                self._sequence,
             )
         policy = self.request.policy
         pdf_path = pdf_dir / f"{known.piece_id}.pdf"

@@ -204,8 +204,14 @@ class StateStore(Protocol):
     def letter(self, letter_key: str) -> LetterRecord | None: ...
     def letter_by_piece(self, piece_id: str) -> LetterRecord | None: ...
     def reserve_letter(
-        self, record: LetterRecord, account_ids: Sequence[str], created_at: str, facts: LetterFacts
+        self,
+        record: LetterRecord,
+        account_ids: Sequence[str],
+        created_at: str,
+        facts: LetterFacts,
+        sequence: int = 0,
     ) -> None: ...
+    def last_piece_number(self, batch_id: str) -> int: ...
     def complete_letter(
         self, piece_id: str, pdf_path: str, pdf_sha256: str, pages: int
     ) -> None: ...
@@ -374,10 +380,24 @@ class SqliteStore:
         return [LetterRecord(*row) for row in rows]
 
     def reserve_letter(
-        self, record: LetterRecord, account_ids: Sequence[str], created_at: str, facts: LetterFacts
+        self,
+        record: LetterRecord,
+        account_ids: Sequence[str],
+        created_at: str,
+        facts: LetterFacts,
+        sequence: int = 0,
     ) -> None:
-        """Record a letter as pending before its PDF is written; its key must be new."""
+        """Record a letter as pending before its PDF is written; its key must be new.
+
+        `sequence` is the piece's number within its batch; the highest one given is kept, so a
+        piece number stays spent even when its letter is dropped (held) later.
+        """
         with self._tx() as db:
+            db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)",
+                (f"piece:{record.batch_id}", sequence),
+            )
             db.execute(
                 f"INSERT INTO letters ({self._LETTER_COLUMNS}, created_at, mail_date, kind,"
                 " recipient_role, address_json)"
@@ -400,6 +420,13 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO letter_accounts (piece_id, account_id) VALUES (?, ?)",
                 [(record.piece_id, account_id) for account_id in account_ids],
             )
+
+    def last_piece_number(self, batch_id: str) -> int:
+        """The highest piece number a batch has handed out (0 for none)."""
+        row = self.db.execute(
+            "SELECT value FROM counters WHERE name = ?", (f"piece:{batch_id}",)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def complete_letter(self, piece_id: str, pdf_path: str, pdf_sha256: str, pages: int) -> None:
         """Mark a pending letter rendered, once its PDF is in place under its real name."""

@@ -14,6 +14,7 @@ from letters.errors import ExitCode
 from letters.manifest import MANIFEST_COLUMNS, ManifestRow
 from letters.render import pdf_text
 from letters.sample import SampleFiles
+from letters.state import SqliteStore
 from tests.conftest import WriteCsv, only_batch
 
 runner = CliRunner()
@@ -223,9 +224,9 @@ def test_a_letter_failing_lint_is_held_and_never_reaches_the_print_folder(
         encoding="utf-8",
     )
     accounts = write_accounts(
-        {}, {"account_id": "A2", "customer_id": "C2", "due_date": "2026-11-10"}
+        {"account_id": "A2", "customer_id": "C2", "due_date": "2026-11-10"}, {}
     )
-    sources = write_sources({}, {"customer_id": "C2"})
+    sources = write_sources({"customer_id": "C2"}, {})
     code, output = _run(accounts, [sources], tmp_path / "out", "--templates", str(templates))
     assert code == ExitCode.DONE, output
     batch_dir = only_batch(tmp_path / "out")
@@ -239,6 +240,13 @@ def test_a_letter_failing_lint_is_held_and_never_reaches_the_print_folder(
 
     with sqlite3.connect(tmp_path / "out" / "letters.db") as db:
         assert db.execute("SELECT count(*) FROM letters").fetchone() == (1,)
+    held_piece = next((batch_dir / "held").iterdir()).stem
+    assert held_piece == f"{batch_dir.name}-000002"  # after A2's piece 000001
+    store = SqliteStore(tmp_path / "out" / "letters.db")
+    try:  # the held piece's number stays spent: a resume of this batch starts after it
+        assert store.last_piece_number(batch_dir.name) == 2
+    finally:
+        store.close()
 
 
 def test_decide_is_a_dry_run(tmp_path: Path, sample_files: SampleFiles) -> None:
