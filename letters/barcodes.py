@@ -8,11 +8,10 @@ the Intelligent Mail barcode's bars come from ReportLab's USPS-B-3200 encoder.
 
 from __future__ import annotations
 
-import io
 import re
+from collections.abc import Iterable, Iterator
 
 from barcode import Gs1_128
-from barcode.writer import SVGWriter
 from markupsafe import Markup
 from reportlab.graphics.barcode.usps4s import USPS_4State
 
@@ -68,27 +67,50 @@ def display_number(number: str) -> str:
     return number
 
 
+IMPB_MODULE_MM, IMPB_HEIGHT_MM, IMPB_QUIET_MM, IMPB_MARGIN_MM = 0.33, 12.0, 3.0, 1.0
+PX_PER_MM = 96 / 25.4
+
+
+def _bar_runs(pattern: str) -> Iterator[tuple[int, int]]:
+    """(first module, width in modules) of each bar in a 0/1 module pattern."""
+    for match in re.finditer("1+", pattern):
+        yield match.start(), len(match.group())
+
+
+def _bars_path(bars: Iterable[tuple[float, float, float, float]], digits: int) -> str:
+    """One SVG path for many bars (x, y, width, height): far cheaper to lay out than one element
+    each, since every element of an inline SVG is styled like an HTML element."""
+    return "".join(
+        f"M{x:.{digits}f} {y:.{digits}f}h{w:.{digits}f}v{h:.{digits}f}h-{w:.{digits}f}z"
+        for x, y, w, h in bars
+    )
+
+
 def impb_svg(article_number: str, zip5: str) -> Markup:
-    """The IMpb GS1-128 barcode (`420` + ZIP, FNC1, tracking number) as inline SVG."""
+    """The IMpb GS1-128 barcode (`420` + ZIP, FNC1, tracking number) as inline SVG.
+
+    python-barcode encodes the modules; the bars are drawn as one path where its SVG writer would
+    write one rectangle each, at the same places (0.33 mm modules, 12 mm tall, 3 mm quiet zones).
+    """
     data = f"420{zip5}{Gs1_128.FNC1_CHAR}{article_number}" if zip5 else article_number
-    buffer = io.BytesIO()
-    Gs1_128(data, writer=SVGWriter()).write(
-        buffer,
-        options={
-            "module_width": 0.33,
-            "module_height": 12.0,
-            "write_text": False,
-            "quiet_zone": 3.0,
-        },
+    pattern = Gs1_128(data).build()[0]
+    width = len(pattern) * IMPB_MODULE_MM + 2 * IMPB_QUIET_MM
+    height = IMPB_HEIGHT_MM + 2 * IMPB_MARGIN_MM
+    bars = [
+        (
+            (IMPB_QUIET_MM + start * IMPB_MODULE_MM) * PX_PER_MM,
+            IMPB_MARGIN_MM * PX_PER_MM,
+            modules * IMPB_MODULE_MM * PX_PER_MM,
+            IMPB_HEIGHT_MM * PX_PER_MM,
+        )
+        for start, modules in _bar_runs(pattern)
+    ]
+    path = _bars_path(bars, 3)
+    return Markup(
+        f'<svg style="width:100%;height:100%" xmlns="http://www.w3.org/2000/svg" '
+        f'width="{width:.3f}mm" height="{height:.3f}mm" preserveAspectRatio="none">'
+        f'<rect width="100%" height="100%" fill="white"/><path d="{path}" fill="black"/></svg>'
     )
-    svg = buffer.getvalue().decode("utf-8")
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(
-        r'width="[\d.]+mm" height="[\d.]+mm"', r'\g<0> preserveAspectRatio="none"', svg, count=1
-    )
-    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
-    svg = re.sub(r'style="fill:(\w+);?"', r'fill="\1"', svg)  # attributes, not CSS, in HTML
-    return Markup(svg.replace("<svg ", '<svg style="width:100%;height:100%" ', 1))
 
 
 def imb_bars(tracking: str, routing: str) -> str:
@@ -105,12 +127,9 @@ def imb_svg(tracking: str, routing: str) -> Markup:
     for index, bar in enumerate(bars):
         top = 0.0 if bar in "FA" else half
         bottom = height if bar in "FD" else half + tracker
-        rects.append(
-            f'<rect x="{index * pitch:.4f}" y="{top:.4f}" width="{width}" '
-            f'height="{bottom - top:.4f}"/>'
-        )
+        rects.append((index * pitch, top, width, bottom - top))
     total = (len(bars) - 1) * pitch + width
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total:.4f} {height}" '
-        f'style="width:{total:.4f}in;height:{height}in">{"".join(rects)}</svg>'
+        f'style="width:{total:.4f}in;height:{height}in"><path d="{_bars_path(rects, 4)}"/></svg>'
     )

@@ -44,9 +44,15 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def _sample_letters(work_dir: Path, accounts: int, limit: int) -> list[tuple[str, dict[str, Any]]]:
-    """(template, context) of up to `limit` letters decided from generated accounts."""
+    """(template, context) of up to `limit` letters decided from generated accounts.
+
+    Each carries the postal marks a run gives it (article number and barcodes), from a scratch
+    state file.
+    """
+    from letters.articles import assign_marks
     from letters.decide import History, decide_customer
     from letters.pipeline import letter_content, load_inputs, resolve_addresses
+    from letters.state import SqliteStore
 
     files = write_sample(work_dir / "letters-data", accounts=accounts, seed=3, as_of=AS_OF)
     policy = load_policy(None)
@@ -58,13 +64,26 @@ def _sample_letters(work_dir: Path, accounts: int, limit: int) -> list[tuple[str
     for account in loaded:
         by_customer.setdefault(account.customer_id, []).append(account)
     choices = resolve_addresses(request, records, set(by_customer))
-    letters = []
-    for customer, group in by_customer.items():
-        for letter in decide_customer(group, choices[customer], policy, AS_OF, History()).letters:
-            letters.append(
-                (letter.template, letter_content("P", policy, letter, choices[customer]).context)
-            )
-    return letters[:limit]
+    letters: list[tuple[str, dict[str, Any]]] = []
+    (work_dir / "bench-marks.db").unlink(missing_ok=True)
+    store = SqliteStore(work_dir / "bench-marks.db")
+    try:
+        for customer, group in by_customer.items():
+            decided = decide_customer(group, choices[customer], policy, AS_OF, History())
+            for letter in decided.letters:
+                if len(letters) == limit:
+                    return letters
+                piece = f"BENCH-{len(letters) + 1:06d}"
+                address = letter.recipient.address
+                zip_code = "" if address is None or address.is_foreign else address.zip
+                marks = assign_marks(
+                    store, piece, letter.mail_class, zip_code, policy.articles, policy.imb, "bench"
+                )
+                content = letter_content(piece, policy, letter, choices[customer], marks)
+                letters.append((letter.template, content.context))
+    finally:
+        store.close()
+    return letters
 
 
 def bench_renderers(work_dir: Path, letters: int, jobs: int | None) -> dict[str, Any]:

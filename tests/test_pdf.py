@@ -14,8 +14,10 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from letters.barcodes import (
+    PX_PER_MM,
     domestic_number,
     imb_bars,
+    impb_svg,
     mod10_check_digit,
     s10_number,
     valid_article_number,
@@ -185,6 +187,30 @@ def test_print_file_holds_every_piece_in_zip_order(
         "print-file-002.pdf",
     ]
     assert [r["first_page"] for r in order] == ["1", "2", "1"]
+
+
+@pytest.mark.parametrize(
+    ("number", "zip5"), [("9207099999999900000123", "60601"), ("RR123456785US", "")]
+)
+def test_impb_path_draws_the_bars_of_python_barcodes_own_writer(number: str, zip5: str) -> None:
+    import re
+
+    from barcode import Gs1_128
+    from barcode.writer import SVGWriter
+
+    data = f"420{zip5}{Gs1_128.FNC1_CHAR}{number}" if zip5 else number
+    buffer = io.BytesIO()
+    options = {"module_width": 0.33, "module_height": 12.0, "write_text": False, "quiet_zone": 3.0}
+    Gs1_128(data, writer=SVGWriter()).write(buffer, options=options)
+    mm = r'x="([\d.]+)mm" y="([\d.]+)mm" width="([\d.]+)mm" height="([\d.]+)mm"'
+    expected = [tuple(map(float, m)) for m in re.findall(mm, buffer.getvalue().decode())]
+    drawn = [
+        tuple(float(v) / PX_PER_MM for v in m)
+        for m in re.findall(r"M([\d.]+) ([\d.]+)h([\d.]+)v([\d.]+)", impb_svg(number, zip5))
+    ]
+    assert len(drawn) == len(expected) > 30
+    pairs = zip(drawn, expected, strict=True)
+    assert all(abs(a - b) < 0.001 for d, e in pairs for a, b in zip(d, e, strict=True))
 
 
 def test_imb_and_check_digits_match_the_published_examples() -> None:
