@@ -9,13 +9,16 @@ operator forces those pieces, which is recorded.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import hashlib
+import multiprocessing
 import os
 import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -346,15 +349,23 @@ class BatchRun:
         )
         write_manifest(batch_dir / "manifest.csv", rows)
         write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
-        write_print_file(batch_dir, rows)
-        book = write_mailing_book(
-            batch_dir,
-            batch_id,
-            rows,
-            self.request.policy,
-            renderer,
-            self.request.policy.calendar.mail_date(self.request.as_of).isoformat(),
-        )
+        # The print file (pypdf) is joined in a second process while this one lays out the
+        # mailing book (WeasyPrint): both are CPU-bound, and the machine has the cores.
+        gc.freeze()  # the child shares this process's data instead of copying it
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as printer:
+                printing = printer.submit(write_print_file, batch_dir, rows)
+                book = write_mailing_book(
+                    batch_dir,
+                    batch_id,
+                    rows,
+                    self.request.policy,
+                    renderer,
+                    self.request.policy.calendar.mail_date(self.request.as_of).isoformat(),
+                )
+                printing.result()  # its error, if any, is raised here
+        finally:
+            gc.unfreeze()
         if book:
             self.say(f"mailing book: {book} accountable pieces")
         write_rejects(batch_dir / "rejects.csv", plan.rejects)
