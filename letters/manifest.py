@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from addresses.csvio import Reject
-from letters.fsutil import write_csv, write_text_atomic
+from letters.fsutil import atomic_open, write_csv, write_text_atomic
 
 # Operators' scripts read these names: add columns at the end, never rename.
 MANIFEST_COLUMNS = (
@@ -105,8 +105,9 @@ def manifest_record(row: ManifestRow) -> dict[str, Any]:
 
 def write_manifest_jsonl(target_path: Path, rows: Iterable[ManifestRow]) -> None:
     """Write manifest.jsonl: one JSON object per account, the same fields as manifest.csv."""
-    lines = (json.dumps(manifest_record(row), sort_keys=False) + "\n" for row in rows)
-    write_text_atomic(target_path, "".join(lines))
+    with atomic_open(target_path, "w", encoding="utf-8", newline="") as handle:
+        for row in rows:  # a line at a time: memory stays flat however many accounts
+            handle.write(json.dumps(manifest_record(row), sort_keys=False) + "\n")
 
 
 def write_rejects(target_path: Path, rejects: Iterable[Reject]) -> None:

@@ -6,7 +6,8 @@ flat however large the batch); `print-order.csv` gives each piece its part and f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfWriter
@@ -33,15 +34,34 @@ def part_name(number: int) -> str:
     return f"print-file-{number:03d}.pdf"
 
 
+@dataclass(frozen=True, slots=True)
+class PrintPiece:
+    """What the print file needs of a released piece."""
+
+    piece_id: str
+    pdf_path: str
+    pages: str
+    country: str
+    zip: str
+    mail_class: str
+
+
+def print_pieces(rows: Iterable[ManifestRow]) -> list[PrintPiece]:
+    """Each released piece of a batch once (a piece covering several accounts has several rows)."""
+    pieces: dict[str, PrintPiece] = {}
+    for row in rows:
+        if row.status == "generated" and row.pdf_path and row.piece_id not in pieces:
+            pieces[row.piece_id] = PrintPiece(
+                row.piece_id, row.pdf_path, row.pages, row.country, row.zip, row.mail_class
+            )
+    return list(pieces.values())
+
+
 def write_print_file(
-    batch_dir: Path, rows: Sequence[ManifestRow], part_pieces: int = PART_PIECES
+    batch_dir: Path, pieces: Sequence[PrintPiece], part_pieces: int = PART_PIECES
 ) -> int:
     """Write the print file parts (domestic pieces by ZIP, then foreign) and print-order.csv."""
-    pieces: dict[str, ManifestRow] = {}
-    for row in rows:
-        if row.status == "generated" and row.pdf_path:
-            pieces.setdefault(row.piece_id, row)
-    order = sorted(pieces.values(), key=lambda r: (r.country != "US", r.country, r.zip, r.piece_id))
+    order = sorted(pieces, key=lambda r: (r.country != "US", r.country, r.zip, r.piece_id))
     lines = []
     for start in range(0, len(order), part_pieces):
         name = part_name(start // part_pieces + 1)

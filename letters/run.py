@@ -9,7 +9,6 @@ operator forces those pieces, which is recorded.
 
 from __future__ import annotations
 
-import gc
 import getpass
 import hashlib
 import multiprocessing
@@ -55,7 +54,7 @@ from letters.pipeline import (
     plan_batch,
 )
 from letters.policy import default_policy_text
-from letters.printfile import write_print_file
+from letters.printfile import print_pieces, write_print_file
 from letters.proof import evidence_records
 from letters.render import RenderedPdf, Renderer
 from letters.seal import read_key, write_seal
@@ -333,7 +332,7 @@ class BatchRun:
                 result.reasons[row.reason_code] += 1
         store.record_decisions(
             batch_id,
-            [
+            (
                 (
                     r.account_id,
                     r.customer_id,
@@ -345,27 +344,24 @@ class BatchRun:
                 )
                 for r in rows
                 if r.status != Status.REJECTED.value
-            ],
+            ),
         )
         write_manifest(batch_dir / "manifest.csv", rows)
         write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
         # The print file (pypdf) is joined in a second process while this one lays out the
-        # mailing book (WeasyPrint): both are CPU-bound, and the machine has the cores.
-        gc.freeze()  # the child shares this process's data instead of copying it
-        try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as printer:
-                printing = printer.submit(write_print_file, batch_dir, rows)
-                book = write_mailing_book(
-                    batch_dir,
-                    batch_id,
-                    rows,
-                    self.request.policy,
-                    renderer,
-                    self.request.policy.calendar.mail_date(self.request.as_of).isoformat(),
-                )
-                printing.result()  # its error, if any, is raised here
-        finally:
-            gc.unfreeze()
+        # mailing book (WeasyPrint): both are CPU-bound, and the machine has the cores. A fresh
+        # process, not a fork: it needs only the pieces, not this process's memory.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as printer:
+            printing = printer.submit(write_print_file, batch_dir, print_pieces(rows))
+            book = write_mailing_book(
+                batch_dir,
+                batch_id,
+                rows,
+                self.request.policy,
+                renderer,
+                self.request.policy.calendar.mail_date(self.request.as_of).isoformat(),
+            )
+            printing.result()  # its error, if any, is raised here
         if book:
             self.say(f"mailing book: {book} accountable pieces")
         write_rejects(batch_dir / "rejects.csv", plan.rejects)

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -230,7 +230,7 @@ class StateStore(Protocol):
     ) -> str: ...
     def assign_imb_serial(self, piece_id: str, name: str, modulus: int) -> int: ...
     def evidence(self) -> list[tuple[Any, ...]]: ...
-    def record_decisions(self, batch_id: str, rows: Sequence[tuple[str, ...]]) -> None: ...
+    def record_decisions(self, batch_id: str, rows: Iterable[tuple[str, ...]]) -> None: ...
     def record_force(
         self, batch_id: str, piece_id: str, letter_key: str, operator: str, reason: str, at: str
     ) -> None: ...
@@ -710,7 +710,7 @@ class SqliteStore:
                 (batch_id, piece_id, letter_key, operator, reason, at),
             )
 
-    def record_decisions(self, batch_id: str, rows: Sequence[tuple[str, ...]]) -> None:
+    def record_decisions(self, batch_id: str, rows: Iterable[tuple[str, ...]]) -> None:
         """Store every account's outcome in a batch.
 
         Each row: account, customer, status, reason code, reason detail, stage, piece id.
@@ -720,7 +720,7 @@ class SqliteStore:
             db.executemany(
                 "INSERT INTO decisions (batch_id, account_id, customer_id, status, reason_code,"
                 " reason_detail, stage, piece_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(batch_id, *row) for row in rows],
+                ((batch_id, *row) for row in rows),
             )
 
 

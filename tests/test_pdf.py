@@ -173,13 +173,15 @@ def test_print_file_holds_every_piece_in_zip_order(
         int(r["pages"]) for r in order
     )
     from letters.manifest import ManifestRow
-    from letters.printfile import write_print_file
+    from letters.printfile import print_pieces, write_print_file
 
     rows = [
         ManifestRow(**r)
         for r in csv.DictReader((batch_dir / "manifest.csv").open(encoding="utf-8"))
     ]
-    write_print_file(batch_dir, rows, part_pieces=2)  # parts bound the memory a huge batch needs
+    write_print_file(
+        batch_dir, print_pieces(rows), part_pieces=2
+    )  # parts bound the memory a huge batch needs
     order = list(csv.DictReader((batch_dir / "print-order.csv").open(encoding="utf-8")))
     assert [r["file"] for r in order] == [
         "print-file-001.pdf",
