@@ -134,7 +134,31 @@ def write_mailing_book(
     mail_date: str,
 ) -> int:
     """Write mailing-book.pdf and mailing-book.csv when the batch has accountable pieces."""
-    lines = book_lines(rows, policy)
+    return write_book(batch_dir, batch_id, book_lines(rows, policy), policy, renderer, mail_date)
+
+
+def write_book_apart(
+    batch_dir: Path,
+    batch_id: str,
+    lines: list[BookLine],
+    policy: Policy,
+    templates_dir: Path,
+    mail_date: str,
+) -> int:
+    """`write_book` for a process of its own: it makes its own renderer."""
+    renderer = Renderer(templates_dir, policy.envelope, policy.output)
+    return write_book(batch_dir, batch_id, lines, policy, renderer, mail_date)
+
+
+def write_book(
+    batch_dir: Path,
+    batch_id: str,
+    lines: list[BookLine],
+    policy: Policy,
+    renderer: Renderer,
+    mail_date: str,
+) -> int:
+    """Write the book of `lines` (none: no files); returns how many lines it has."""
     if not lines:
         return 0
     write_csv(

@@ -36,7 +36,7 @@ from letters.fsutil import (
     write_csv,
 )
 from letters.lint import LintSpec, lint_letter, rule_of
-from letters.mailbook import write_mailing_book
+from letters.mailbook import book_lines, write_book_apart
 from letters.manifest import (
     REVIEW_COLUMNS,
     ManifestRow,
@@ -348,20 +348,25 @@ class BatchRun:
         )
         write_manifest(batch_dir / "manifest.csv", rows)
         write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
-        # The print file (pypdf) is joined in a second process while this one lays out the
-        # mailing book (WeasyPrint): both are CPU-bound, and the machine has the cores. A fresh
-        # process, not a fork: it needs only the pieces, not this process's memory.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as printer:
-            printing = printer.submit(write_print_file, batch_dir, print_pieces(rows))
-            book = write_mailing_book(
+        # The print file (pypdf) and the mailing book (WeasyPrint) are made side by side, each in
+        # a fresh process that gets only what it needs: both are CPU-bound, the machine has the
+        # cores, and neither adds to this process's memory (a fork would count it twice).
+        policy = self.request.policy
+        mail_date = policy.calendar.mail_date(self.request.as_of).isoformat()
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(2, mp_context=spawn) as helpers:
+            printing = helpers.submit(write_print_file, batch_dir, print_pieces(rows))
+            booking = helpers.submit(
+                write_book_apart,
                 batch_dir,
                 batch_id,
-                rows,
-                self.request.policy,
-                renderer,
-                self.request.policy.calendar.mail_date(self.request.as_of).isoformat(),
+                book_lines(rows, policy),
+                policy,
+                self.request.templates_dir,
+                mail_date,
             )
-            printing.result()  # its error, if any, is raised here
+            book = booking.result()  # an error in either is raised here
+            printing.result()
         if book:
             self.say(f"mailing book: {book} accountable pieces")
         write_rejects(batch_dir / "rejects.csv", plan.rejects)
