@@ -11,12 +11,13 @@ import pytest
 
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.standardize import standardize
-from letters.accounts import Account, account_from_values
-from letters.decide import History, LetterSpec, decide_customer
-from letters.pipeline import LetterContent, letter_content
-from letters.policy import Policy, load_policy
-from letters.render import default_templates_dir
-from letters.sample import ACCOUNT_COLUMNS, SOURCE_COLUMNS, SampleFiles, write_sample
+from letters.decide.gates import decide_customer
+from letters.decide.plan import LetterContent, letter_content
+from letters.intake.accounts import account_from_values
+from letters.intake.policy import Policy, load_policy
+from letters.model import Account, History, LetterSpec
+from letters.ops.sample import ACCOUNT_COLUMNS, SOURCE_COLUMNS, SampleFiles, write_sample
+from letters.render.renderer import default_templates_dir
 
 AS_OF = date(2026, 11, 20)
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from letters.accounts import read_accounts
 from letters.errors import InputFileError
-from letters.sample import ACCOUNT_COLUMNS
+from letters.intake.accounts import read_accounts
+from letters.ops.sample import ACCOUNT_COLUMNS
 from tests.conftest import GOOD_ACCOUNT, WriteCsv
 
 
@@ -149,6 +149,6 @@ def test_arbitrary_field_values_are_read_or_rejected(tmp_path: Path, cells: list
 
 
 def test_documented_columns_cover_required_and_optional() -> None:
-    from letters.accounts import COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+    from letters.intake.accounts import COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
     assert sorted(COLUMNS) == sorted(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from letters.cli import app
+from letters.cli.app import app
 from letters.errors import ExitCode
 from tests.conftest import WriteCsv, only_batch, write_rows
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-import letters.batchrender as batchrender
-from letters.batchrender import BatchRenderer, RenderFailure, RenderJob
-from letters.render import RenderedPdf, Renderer, default_templates_dir
+import letters.render.pool as batchrender
+from letters.render.pool import BatchRenderer, RenderFailure, RenderJob
+from letters.render.renderer import RenderedPdf, Renderer, default_templates_dir
 from tests.conftest import account, letter_for
 
 VARIANTS = [{}, {"due_date": "2026-08-01"}, {"hardship": "yes"}, {"language": "es"},

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 import pytest
 
 from addresses.model import AddressChoice, ChoiceStatus
-from letters.decide import History, decide_customer
-from letters.mailcal import MailCalendar, add_business_days, validation_end_date
-from letters.policy import Policy, Sender, load_policy
+from letters.decide.calendar import MailCalendar, add_business_days, validation_end_date
+from letters.decide.gates import decide_customer
+from letters.intake.policy import Policy, Sender, load_policy
+from letters.model import History
 from tests.conftest import AS_OF, account, chosen
 
 POLICY = load_policy(None)
@@ -218,7 +219,7 @@ def test_validation_end_date_skips_weekends_and_federal_holidays(
 
 def test_policy_file_errors_name_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from letters.errors import UsageError
-    from letters.policy import parse_policy
+    from letters.intake.policy import parse_policy
 
     text = POLICY_TEXT.replace(
         'intended_actions = ["collection_agency"]', 'intended_actions = ["jail"]'
@@ -228,7 +229,9 @@ def test_policy_file_errors_name_the_key(tmp_path) -> None:  # type: ignore[no-u
     assert isinstance(POLICY.sender, Sender)
 
 
-POLICY_TEXT = __import__("letters.policy", fromlist=["default_policy_text"]).default_policy_text()
+POLICY_TEXT = __import__(
+    "letters.intake.policy", fromlist=["default_policy_text"]
+).default_policy_text()
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ from pathlib import Path
 import pdfplumber
 import pytest
 
-from letters.geometry import DEFAULT_PROFILE
-from letters.lint import lint_letter
-from letters.policy import load_policy
-from letters.render import Renderer, default_templates_dir, pdf_text
+from letters.intake.policy import load_policy
+from letters.render.geometry import DEFAULT_PROFILE
+from letters.render.lint import lint_letter
+from letters.render.renderer import Renderer, default_templates_dir, pdf_text
 from tests.conftest import account, chosen, letter_for
 
 POLICY = load_policy(None)

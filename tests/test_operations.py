@@ -21,7 +21,7 @@ from pypdf import PdfReader
 
 from letters.errors import ExitCode
 from letters.fsutil import sha256_file
-from letters.sample import SampleFiles, write_sample
+from letters.ops.sample import SampleFiles, write_sample
 
 AS_OF = "2026-11-20"
 
@@ -35,7 +35,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFiles:
 
 
 def _command(sample: SampleFiles, out_dir: Path, *extra: str) -> list[str]:
-    command = [sys.executable, "-m", "letters.cli", "run", str(sample.accounts_path),
+    command = [sys.executable, "-m", "letters.cli.app", "run", str(sample.accounts_path),
                "--out", str(out_dir), "--as-of", AS_OF, *extra]  # fmt: skip
     for source in sample.source_paths:
         command += ["--sources", str(source)]
@@ -129,7 +129,7 @@ def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
     assert json.loads((batch_dir / "summary.json").read_text())["status"] == "running"
     assert not (batch_dir / "manifest.csv").exists()
 
-    listing = _run([sys.executable, "-m", "letters.cli", "batches", "--out", str(out_dir)])
+    listing = _run([sys.executable, "-m", "letters.cli.app", "batches", "--out", str(out_dir)])
     assert "interrupted" in listing.stdout
 
     resumed = _run(_command(sample, out_dir))  # a plain re-run resumes the interrupted batch

@@ -13,7 +13,10 @@ import zxingcpp
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from letters.barcodes import (
+from letters.cli.app import app
+from letters.errors import ExitCode
+from letters.intake.policy import default_policy_text
+from letters.render.barcodes import (
     PX_PER_MM,
     domestic_number,
     imb_bars,
@@ -22,11 +25,8 @@ from letters.barcodes import (
     s10_number,
     valid_article_number,
 )
-from letters.cli import app
-from letters.errors import ExitCode
-from letters.geometry import DEFAULT_PROFILE, Rect
-from letters.policy import default_policy_text
-from letters.render import pdf_fonts
+from letters.render.geometry import DEFAULT_PROFILE, Rect
+from letters.render.renderer import pdf_fonts
 from tests.conftest import WriteCsv, only_batch
 
 runner = CliRunner()
@@ -172,8 +172,8 @@ def test_print_file_holds_every_piece_in_zip_order(
     assert len(PdfReader(batch_dir / "print-file-001.pdf").pages) == sum(
         int(r["pages"]) for r in order
     )
-    from letters.manifest import ManifestRow
-    from letters.printfile import print_pieces, write_print_file
+    from letters.proof.manifest import ManifestRow
+    from letters.proof.printfile import print_pieces, write_print_file
 
     rows = [
         ManifestRow(**r)

@@ -10,12 +10,12 @@ from pathlib import Path
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from letters.cli import app
+from letters.cli.app import app
 from letters.errors import ExitCode
-from letters.mailbook import book_lines, write_mailing_book
-from letters.manifest import MANIFEST_COLUMNS, ManifestRow
-from letters.policy import load_policy
-from letters.render import Renderer, default_templates_dir
+from letters.intake.policy import load_policy
+from letters.proof.mailbook import book_lines, write_mailing_book
+from letters.proof.manifest import MANIFEST_COLUMNS, ManifestRow
+from letters.render.renderer import Renderer, default_templates_dir
 from tests.conftest import WriteCsv, only_batch
 
 runner = CliRunner()

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from letters.errors import TemplateError
-from letters.render import Renderer, default_templates_dir, format_money, pdf_fonts, pdf_text
+from letters.model import format_money
+from letters.render.renderer import Renderer, default_templates_dir, pdf_fonts, pdf_text
 from tests.conftest import account, letter_for
 
 

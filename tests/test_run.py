@@ -9,12 +9,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from letters.cli import app
+from letters.cli.app import app
 from letters.errors import ExitCode
-from letters.manifest import MANIFEST_COLUMNS, ManifestRow
-from letters.render import pdf_text
-from letters.sample import SampleFiles
-from letters.state import SqliteStore
+from letters.ops.sample import SampleFiles
+from letters.proof.manifest import MANIFEST_COLUMNS, ManifestRow
+from letters.render.renderer import pdf_text
+from letters.state.sqlite import SqliteStore
 from tests.conftest import WriteCsv, only_batch
 
 runner = CliRunner()
@@ -214,7 +214,7 @@ def test_a_letter_failing_lint_is_held_and_never_reaches_the_print_folder(
 ) -> None:
     import shutil
 
-    from letters.render import default_templates_dir
+    from letters.render.renderer import default_templates_dir
 
     templates = tmp_path / "templates"
     shutil.copytree(default_templates_dir(), templates)

@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from letters.decide import History
 from letters.errors import ExitCode, LettersError
+from letters.model import History
 
 DB_ENV = "LETTERS_DB"
 DEFAULT_DB_NAME = "letters.db"

@@ -10,10 +10,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from letters.decide.calendar import MailCalendar, parse_closed_weekdays
 from letters.errors import UsageError
-from letters.geometry import DEFAULT_PROFILE, Rect, WindowProfile
-from letters.mailcal import MailCalendar, parse_closed_weekdays
-from letters.render import OutputConfig
+from letters.render.geometry import DEFAULT_PROFILE, Rect, WindowProfile
+from letters.render.renderer import OutputConfig
 
 MAIL_CLASSES = ("first_class", "certified", "certified_return_receipt", "registered")
 SENDER_KINDS = ("creditor", "debt_collector")

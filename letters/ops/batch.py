@@ -24,9 +24,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from letters import __version__
-from letters.articles import assign_marks, load_pool_file, pool_file_numbers
-from letters.batchrender import IN_PROCESS_BELOW, BatchRenderer, RenderFailure, RenderJob
-from letters.decide import History, LetterSpec, Status
+from letters.decide.plan import (
+    Plan,
+    RunRequest,
+    letter_content,
+    load_inputs,
+    manifest_rows_for_letter,
+    plan_batch,
+)
 from letters.errors import ExitCode, LettersError, UsageError
 from letters.fsutil import (
     make_private_dir,
@@ -35,9 +40,10 @@ from letters.fsutil import (
     write_bytes_atomic,
     write_csv,
 )
-from letters.lint import LintSpec, lint_letter, rule_of
-from letters.mailbook import book_lines, write_book_apart
-from letters.manifest import (
+from letters.intake.policy import default_policy_text
+from letters.model import History, LetterSpec, Status
+from letters.proof.mailbook import book_lines, write_book_apart
+from letters.proof.manifest import (
     REVIEW_COLUMNS,
     ManifestRow,
     write_manifest,
@@ -45,20 +51,14 @@ from letters.manifest import (
     write_rejects,
     write_summary,
 )
-from letters.pipeline import (
-    Plan,
-    RunRequest,
-    letter_content,
-    load_inputs,
-    manifest_rows_for_letter,
-    plan_batch,
-)
-from letters.policy import default_policy_text
-from letters.printfile import print_pieces, write_print_file
-from letters.proof import evidence_records
-from letters.render import RenderedPdf, Renderer
-from letters.seal import read_key, write_seal
-from letters.state import (
+from letters.proof.printfile import print_pieces, write_print_file
+from letters.proof.reconcile import evidence_records
+from letters.proof.seal import read_key, write_seal
+from letters.render.articles import assign_marks, load_pool_file, pool_file_numbers
+from letters.render.lint import LintSpec, lint_letter, rule_of
+from letters.render.pool import IN_PROCESS_BELOW, BatchRenderer, RenderFailure, RenderJob
+from letters.render.renderer import RenderedPdf, Renderer
+from letters.state.sqlite import (
     BatchRecord,
     LetterFacts,
     LetterRecord,

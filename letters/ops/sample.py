@@ -18,8 +18,8 @@ import zipcodes
 
 from addresses.records import COLUMNS as SOURCE_COLUMNS
 from addresses.standardize import clean
-from letters.accounts import COLUMNS as ACCOUNT_COLUMNS
 from letters.fsutil import make_private_dir, write_csv
+from letters.intake.accounts import COLUMNS as ACCOUNT_COLUMNS
 
 
 def _words(text: str) -> tuple[str, ...]:

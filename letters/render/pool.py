@@ -19,8 +19,8 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
 
-from letters.geometry import DEFAULT_PROFILE, WindowProfile
-from letters.render import OutputConfig, RenderedPdf, Renderer
+from letters.render.geometry import DEFAULT_PROFILE, WindowProfile
+from letters.render.renderer import OutputConfig, RenderedPdf, Renderer
 
 _WORKER: Renderer | None = None
 IN_PROCESS_BELOW = 8  # fewer letters than this render in the calling process

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from addresses.csvio import CsvFileError, Reject, RowError, open_csv, row_values
 from letters.errors import InputFileError
+from letters.model import Account
 
 REQUIRED_COLUMNS = (
     "account_id",
@@ -72,45 +73,6 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_FIELD_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """One overdue account as read from the accounts file."""
-
-    account_id: str
-    customer_id: str
-    full_name: str
-    creditor: str
-    original_creditor: str
-    account_number: str
-    currency: str
-    itemization_date: date
-    amount_at_itemization: Decimal
-    interest_since: Decimal
-    fees_since: Decimal
-    payments_since: Decimal
-    balance: Decimal
-    due_date: date
-    language: str
-    email: str
-    cease_communication: bool
-    bankruptcy: bool
-    attorney_name: str
-    attorney_address: str
-    deceased: bool
-    dispute_open: bool
-    hardship: bool
-    time_barred: bool
-    large_print: bool
-    line: int
-    representative_name: str = ""  # for a deceased debtor: who acts for the estate
-    representative_address: str = ""
-
-    @property
-    def account_number_last4(self) -> str:
-        """The account number truncated for printing: only its last four characters."""
-        return self.account_number[-4:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -24,25 +23,18 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from letters.errors import TemplateError
-from letters.geometry import DEFAULT_PROFILE, WindowProfile, geometry_css, outline_css
+from letters.render.geometry import DEFAULT_PROFILE, WindowProfile, geometry_css, outline_css
 
 STYLESHEET_NAME = "letter.css"
 
 
 def default_templates_dir() -> Path:
     """The templates shipped with the package (the repository's top-level `templates/`)."""
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent.parent
     for candidate in (package_dir / "templates", package_dir.parent / "templates"):
         if (candidate / STYLESHEET_NAME).is_file():
             return candidate
     raise TemplateError(f"default templates not found next to {package_dir}")
-
-
-def format_money(amount: Decimal, currency: str = "USD") -> str:
-    """`$1,234.56` for USD, `EUR 1,234.56` otherwise; negative amounts with a minus sign."""
-    sign = "-" if amount < 0 else ""
-    figure = f"{abs(amount):,.2f}"
-    return f"{sign}${figure}" if currency == "USD" else f"{sign}{currency} {figure}"
 
 
 class LocalFileFetcher(URLFetcher):  # type: ignore[misc]

@@ -14,14 +14,15 @@ import pypdfium2
 
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.standardize import standardize
-from letters.accounts import account_from_values
-from letters.articles import ACCOUNTABLE, PostalMarks
-from letters.decide import History, LetterSpec, decide_customer
+from letters.decide.gates import decide_customer
+from letters.decide.plan import RunRequest, letter_content, load_inputs, resolve_addresses
 from letters.errors import LettersError, UsageError
 from letters.fsutil import make_private_dir, write_bytes_atomic
-from letters.pipeline import RunRequest, letter_content, load_inputs, resolve_addresses
-from letters.policy import Policy
-from letters.render import Renderer
+from letters.intake.accounts import account_from_values
+from letters.intake.policy import Policy
+from letters.model import History, LetterSpec
+from letters.render.articles import ACCOUNTABLE, PostalMarks
+from letters.render.renderer import Renderer
 
 PREVIEW_ARTICLE = "9400111201080805483016"  # the reference's example: never a real piece
 PREVIEW_IMB = ("00270123456000000001", "606141234")
@@ -56,7 +57,7 @@ def _marks(letter: LetterSpec, policy: Policy) -> PostalMarks:
 
 def _write(renderer: Renderer, policy: Policy, letter: LetterSpec, choice: AddressChoice,
            out_dir: Path, name: str, outlines: bool) -> PreviewFiles:  # fmt: skip
-    from letters.lint import lint_letter
+    from letters.render.lint import lint_letter
 
     content = letter_content("PREVIEW", policy, letter, choice, _marks(letter, policy))
     pdf = renderer.render(letter.template, content.context, "PREVIEW", outlines=outlines)

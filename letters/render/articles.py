@@ -7,7 +7,9 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from letters.barcodes import (
+from letters.errors import UsageError
+from letters.intake.policy import ArticleConfig, ImbConfig
+from letters.render.barcodes import (
     display_number,
     domestic_number,
     imb_svg,
@@ -15,9 +17,7 @@ from letters.barcodes import (
     s10_number,
     valid_article_number,
 )
-from letters.errors import UsageError
-from letters.policy import ArticleConfig, ImbConfig
-from letters.state import StateStore
+from letters.state.sqlite import StateStore
 
 ACCOUNTABLE = ("certified", "certified_return_receipt", "registered")
 

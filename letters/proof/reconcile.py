@@ -10,7 +10,7 @@ from pathlib import Path
 from addresses.csvio import CsvFileError, Reject, open_csv, row_values
 from addresses.records import SourceRecord
 from letters.errors import InputFileError
-from letters.state import SqliteStore, StateStore
+from letters.state.sqlite import SqliteStore, StateStore
 
 EVENT_RANK = {
     "accepted": 1,

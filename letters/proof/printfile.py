@@ -13,7 +13,7 @@ from pathlib import Path
 from pypdf import PdfWriter
 
 from letters.fsutil import atomic_open, write_csv
-from letters.manifest import ManifestRow
+from letters.proof.manifest import ManifestRow
 
 PART_PIECES = 500
 PRINT_ORDER = "print-order.csv"

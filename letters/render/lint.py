@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
-from letters.geometry import WindowProfile
-from letters.render import TextRun
+from letters.render.geometry import WindowProfile
+from letters.render.renderer import TextRun
 
 _SPACES = re.compile(r"\s+")
 _AMOUNT = re.compile(r"(?<![\w$])-?\$\s?\d[\d,]*\.\d{2}\b")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from letters.errors import UsageError
 from letters.fsutil import make_private_dir, write_text_atomic
-from letters.policy import default_policy_text
-from letters.render import default_templates_dir
+from letters.intake.policy import default_policy_text
+from letters.render.renderer import default_templates_dir
 
 ADDRESS_CONFIG = """\
 # Address engine configuration: how far each source is trusted and how fast its word ages.

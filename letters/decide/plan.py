@@ -1,6 +1,6 @@
 """The nightly run's plan: read inputs, choose addresses, decide, and describe each letter.
 
-Nothing here renders or writes; `letters.run` carries the plan out under the state lock.
+Nothing here renders or writes; `letters.ops.batch` carries the plan out under the state lock.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from addresses.engine import resolve_all
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceFileError, SourceRecord, read_sources
 from addresses.score import Candidate
-from letters.accounts import Account, read_accounts
-from letters.articles import PostalMarks
-from letters.decide import Decision, History, LetterSpec, Status, decide_customer
+from letters.decide.gates import decide_customer
 from letters.errors import InputFileError, UsageError
-from letters.lint import LintSpec
-from letters.manifest import ManifestRow
-from letters.notices import CFPB_URL, mini_miranda, notices_for
-from letters.policy import Policy
-from letters.render import format_money
+from letters.intake.accounts import read_accounts
+from letters.intake.policy import Policy
+from letters.model import Account, Decision, History, LetterSpec, Status, format_money
+from letters.proof.manifest import ManifestRow
+from letters.render.articles import PostalMarks
+from letters.render.lint import LintSpec
+from letters.render.notices import CFPB_URL, mini_miranda, notices_for
 
 Notify = Callable[[str], None]
 HistoryOf = Callable[[str], History]

@@ -8,80 +8,15 @@ cap, address.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from enum import StrEnum
 
 from addresses.model import AddressChoice, ChoiceStatus, PostalAddress
 from addresses.standardize import standardize
-from letters.accounts import Account
-from letters.mailcal import validation_end_date
-from letters.policy import Policy, Stage
-
-
-class Status(StrEnum):
-    """An account's outcome in the manifest."""
-
-    GENERATED = "generated"
-    HELD = "held"
-    SUPPRESSED = "suppressed"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What earlier batches did for one debtor (never the batch being run)."""
-
-    sent: Mapping[str, str] = field(default_factory=dict)  # letter key -> "piece P in batch B"
-    last_mail_date: date | None = None
-    validation_sent: bool = False
-    validation_mail_date: date | None = None  # when the last validation notice was mailed
-    forced: frozenset[str] = frozenset()  # keys an operator forced to go again: no frequency cap
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """Who the letter is addressed to, and where."""
-
-    name: str
-    role: str  # debtor, attorney, representative
-    address: PostalAddress | None
-    confidence: float
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What happens to one account, and why."""
-
-    account: Account
-    status: Status
-    reason_code: str
-    reason_detail: str
-    stage: Stage | None
-    days_past_due: int
-
-
-@dataclass(frozen=True, slots=True)
-class LetterSpec:
-    """One letter to produce: its kind, template, recipient, dates and accounts."""
-
-    customer_id: str
-    key: str
-    kind: str  # validation, demand, hardship
-    stage: Stage
-    template: str
-    language: str
-    mail_class: str
-    mail_date: date
-    validation_end_date: date | None
-    first_contact: bool
-    large_print: bool
-    time_barred: bool
-    recipient: Recipient
-    decisions: tuple[Decision, ...]
-    notes: tuple[str, ...] = ()
+from letters.decide.calendar import validation_end_date
+from letters.intake.policy import Policy, Stage
+from letters.model import Account, Decision, History, LetterSpec, Recipient, Status
 
 
 @dataclass(slots=True)
@@ -91,6 +26,8 @@ class Outcome:
     decisions: list[Decision] = field(default_factory=list)
     letters: list[LetterSpec] = field(default_factory=list)
 
+
+NO_HISTORY = History()
 
 PERSON_GATES = (
     ("bankruptcy", "bankruptcy", "bankruptcy recorded: collection is stayed"),
@@ -202,7 +139,7 @@ def decide_customer(
     choice: AddressChoice,
     policy: Policy,
     as_of: date,
-    history: History = History(),
+    history: History = NO_HISTORY,
     template_exists: Callable[[str], bool] = lambda _name: False,
 ) -> Outcome:
     """Decide every account of one debtor together; return the decisions and letters."""

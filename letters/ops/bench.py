@@ -21,10 +21,10 @@ from typing import Any
 from addresses.batch import DedupeColumns, dedupe_file, pair_scores
 from addresses.merge import names_match
 from addresses.standardize import standardize
-from letters.pipeline import RunRequest
-from letters.policy import load_policy
-from letters.render import default_templates_dir
-from letters.sample import write_sample
+from letters.decide.plan import RunRequest
+from letters.intake.policy import load_policy
+from letters.ops.sample import write_sample
+from letters.render.renderer import default_templates_dir
 
 AS_OF = date(2026, 11, 20)
 RECORDS_PER_ACCOUNT = 1.92  # what `letters sample` writes on average, to size the resolve data
@@ -49,10 +49,11 @@ def _sample_letters(work_dir: Path, accounts: int, limit: int) -> list[tuple[str
     Each carries the postal marks a run gives it (article number and barcodes), from a scratch
     state file.
     """
-    from letters.articles import assign_marks
-    from letters.decide import History, decide_customer
-    from letters.pipeline import letter_content, load_inputs, resolve_addresses
-    from letters.state import SqliteStore
+    from letters.decide.gates import decide_customer
+    from letters.decide.plan import letter_content, load_inputs, resolve_addresses
+    from letters.model import History
+    from letters.render.articles import assign_marks
+    from letters.state.sqlite import SqliteStore
 
     files = write_sample(work_dir / "letters-data", accounts=accounts, seed=3, as_of=AS_OF)
     policy = load_policy(None)
@@ -90,9 +91,9 @@ def bench_renderers(work_dir: Path, letters: int, jobs: int | None) -> dict[str,
     """(a) a plain one-letter-at-a-time WeasyPrint loop and (b) the batch renderer, same letters."""
     from weasyprint import CSS, HTML
 
-    from letters.batchrender import BatchRenderer, RenderFailure, RenderJob
-    from letters.geometry import geometry_css
-    from letters.render import Renderer
+    from letters.render.geometry import geometry_css
+    from letters.render.pool import BatchRenderer, RenderFailure, RenderJob
+    from letters.render.renderer import Renderer
 
     policy = load_policy(None)
     templates = default_templates_dir()
@@ -145,7 +146,7 @@ def bench_end_to_end(work_dir: Path, accounts: int, label: str = "") -> dict[str
     command = [
         sys.executable,
         "-m",
-        "letters.cli",
+        "letters.cli.app",
         "run",
         str(files.accounts_path),
         "--out",
@@ -249,7 +250,7 @@ def bench_resolve(work_dir: Path, records: int) -> dict[str, Any]:
     command = [
         sys.executable,
         "-m",
-        "letters.cli",
+        "letters.cli.app",
         "addresses",
         "resolve",
         *map(str, files.source_paths),
@@ -294,7 +295,7 @@ def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
     """The same letters rendered as plain PDF and as PDF/A-3b: milliseconds and bytes each."""
     from dataclasses import replace
 
-    from letters.render import OutputConfig, Renderer
+    from letters.render.renderer import OutputConfig, Renderer
 
     policy = load_policy(None)
     contents = _sample_letters(work_dir, letters * 2, letters)

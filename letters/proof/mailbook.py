@@ -16,9 +16,10 @@ from pathlib import Path
 from pypdf import PdfWriter
 
 from letters.fsutil import atomic_open, write_csv
-from letters.manifest import ManifestRow
-from letters.policy import Policy
-from letters.render import Renderer, format_money
+from letters.intake.policy import Policy
+from letters.model import format_money
+from letters.proof.manifest import ManifestRow
+from letters.render.renderer import Renderer
 
 BOOK_PDF = "mailing-book.pdf"
 BOOK_CSV = "mailing-book.csv"

@@ -22,22 +22,22 @@ from addresses.batch import DedupeColumns, dedupe_file, explain, resolve_files
 from addresses.config import ConfigError, EngineConfig, load_config
 from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
-from letters.bench import run_bench
-from letters.decide import History
+from letters.cli.output import BarReporter, PlainReporter
+from letters.decide.plan import RunRequest, dry_run
 from letters.errors import ExitCode, InputFileError, LettersError, UsageError
-from letters.init import init_workspace
-from letters.manifest import write_manifest
-from letters.pipeline import RunRequest, dry_run
-from letters.policy import load_policy
-from letters.preview import preview_account, preview_template
-from letters.proof import evidence_records
-from letters.proof import reconcile as reconcile_events
-from letters.render import Renderer, default_templates_dir
-from letters.report import BarReporter, PlainReporter
-from letters.run import BatchResult, QuietReporter, Reporter, run_batch
-from letters.sample import write_sample
-from letters.seal import read_key, verify_batch
-from letters.state import DB_ENV, SqliteStore, default_db_path, pid_alive
+from letters.intake.policy import load_policy
+from letters.model import History
+from letters.ops.batch import BatchResult, QuietReporter, Reporter, run_batch
+from letters.ops.bench import run_bench
+from letters.ops.init import init_workspace
+from letters.ops.sample import write_sample
+from letters.proof.manifest import write_manifest
+from letters.proof.reconcile import evidence_records
+from letters.proof.reconcile import reconcile as reconcile_events
+from letters.proof.seal import read_key, verify_batch
+from letters.render.preview import preview_account, preview_template
+from letters.render.renderer import Renderer, default_templates_dir
+from letters.state.sqlite import DB_ENV, SqliteStore, default_db_path, pid_alive
 
 app = typer.Typer(
     help="Turn overdue accounts into mail-ready demand letters, with proof of what was mailed.",

@@ -1,0 +1,153 @@
+"""The values that flow through the pipeline, in one place: accounts, money, decisions, letters.
+
+Every stage takes and returns these small frozen records; none of them knows how it is read,
+rendered or stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from addresses.model import PostalAddress
+
+if TYPE_CHECKING:
+    from letters.intake.policy import Stage
+
+
+def format_money(amount: Decimal, currency: str = "USD") -> str:
+    """`$1,234.56` for USD, `EUR 1,234.56` otherwise; negative amounts with a minus sign."""
+    sign = "-" if amount < 0 else ""
+    figure = f"{abs(amount):,.2f}"
+    return f"{sign}${figure}" if currency == "USD" else f"{sign}{currency} {figure}"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One overdue account as read from the accounts file."""
+
+    account_id: str
+    customer_id: str
+    full_name: str
+    creditor: str
+    original_creditor: str
+    account_number: str
+    currency: str
+    itemization_date: date
+    amount_at_itemization: Decimal
+    interest_since: Decimal
+    fees_since: Decimal
+    payments_since: Decimal
+    balance: Decimal
+    due_date: date
+    language: str
+    email: str
+    cease_communication: bool
+    bankruptcy: bool
+    attorney_name: str
+    attorney_address: str
+    deceased: bool
+    dispute_open: bool
+    hardship: bool
+    time_barred: bool
+    large_print: bool
+    line: int
+    representative_name: str = ""  # for a deceased debtor: who acts for the estate
+    representative_address: str = ""
+
+    @property
+    def account_number_last4(self) -> str:
+        """The account number truncated for printing: only its last four characters."""
+        return self.account_number[-4:]
+
+
+@dataclass(frozen=True, slots=True)
+class LetterKey:
+    """A letter's identity across runs: debtor, stage, delinquency cycle and recipient role.
+
+    The cycle is the oldest due date among the letter's accounts: a debtor who pays and falls
+    behind again starts a new cycle, and may get the same stage again. `text` is the form the
+    state stores (`customer|stage|cycle`, with `|role` for anyone but the debtor).
+    """
+
+    customer_id: str
+    stage: str
+    cycle: str
+    role: str = "debtor"
+
+    @property
+    def text(self) -> str:
+        """The stored form of the key."""
+        key = f"{self.customer_id}|{self.stage}|{self.cycle}"
+        return key if self.role == "debtor" else f"{key}|{self.role}"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Status(StrEnum):
+    """An account's outcome in the manifest."""
+
+    GENERATED = "generated"
+    HELD = "held"
+    SUPPRESSED = "suppressed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What earlier batches did for one debtor (never the batch being run)."""
+
+    sent: Mapping[str, str] = field(default_factory=dict)  # letter key -> "piece P in batch B"
+    last_mail_date: date | None = None
+    validation_sent: bool = False
+    validation_mail_date: date | None = None  # when the last validation notice was mailed
+    forced: frozenset[str] = frozenset()  # keys an operator forced to go again: no frequency cap
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who the letter is addressed to, and where."""
+
+    name: str
+    role: str  # debtor, attorney, representative
+    address: PostalAddress | None
+    confidence: float
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What happens to one account, and why."""
+
+    account: Account
+    status: Status
+    reason_code: str
+    reason_detail: str
+    stage: Stage | None
+    days_past_due: int
+
+
+@dataclass(frozen=True, slots=True)
+class LetterSpec:
+    """One letter to produce: its kind, template, recipient, dates and accounts."""
+
+    customer_id: str
+    key: str
+    kind: str  # validation, demand, hardship
+    stage: Stage
+    template: str
+    language: str
+    mail_class: str
+    mail_date: date
+    validation_end_date: date | None
+    first_contact: bool
+    large_print: bool
+    time_barred: bool
+    recipient: Recipient
+    decisions: tuple[Decision, ...]
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""Operations: the nightly batch (start or resume, produce, finish), init, sample, bench."""

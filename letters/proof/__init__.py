@@ -1,0 +1,1 @@
+"""Proof: manifests, the print file, the mailing book, the seal, verify and reconcile."""

@@ -1,0 +1,1 @@
+"""Render: letter content, templates, geometry, barcodes, the renderer and its pool, lint."""

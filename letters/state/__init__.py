@@ -1,0 +1,1 @@
+"""State: the `StateStore` protocol, its SQLite implementation, and the run lock."""
