@@ -89,6 +89,28 @@ class LetterKey:
         return self.text
 
 
+@dataclass(frozen=True, slots=True)
+class PieceId:
+    """A letter's piece id: its batch and its number there (`20261120-021502-a3f9-000001`)."""
+
+    batch_id: str
+    number: int
+
+    @property
+    def text(self) -> str:
+        """The printed and stored form."""
+        return f"{self.batch_id}-{self.number:06d}"
+
+    @classmethod
+    def parse(cls, text: str) -> PieceId:
+        """Read a stored piece id back into its batch and number."""
+        batch_id, _, number = text.rpartition("-")
+        return cls(batch_id, int(number))
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class Status(StrEnum):
     """An account's outcome in the manifest."""
 
@@ -137,7 +159,7 @@ class LetterSpec:
     """One letter to produce: its kind, template, recipient, dates and accounts."""
 
     customer_id: str
-    key: str
+    key: LetterKey
     kind: str  # validation, demand, hardship
     stage: Stage
     template: str

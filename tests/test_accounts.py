@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from letters.errors import InputFileError
+from letters.intake.accounts import COLUMNS as ACCOUNT_COLUMNS
 from letters.intake.accounts import read_accounts
-from letters.ops.sample import ACCOUNT_COLUMNS
-from tests.conftest import GOOD_ACCOUNT, WriteCsv
+from tests.helpers import GOOD_ACCOUNT, WriteCsv
 
 
 def test_good_row_is_read_with_decimals_defaults_and_flags(write_accounts: WriteCsv) -> None:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from letters.cli.app import app
 from letters.errors import ExitCode
-from tests.conftest import WriteCsv, only_batch, write_rows
+from tests.helpers import WriteCsv, error_lines, only_batch, run_in_process, write_rows
 
 runner = CliRunner()
 
@@ -38,7 +38,12 @@ def test_resolve_writes_one_row_per_person(tmp_path: Path, write_sources: WriteC
     )  # fmt: skip
     assert rows["C3"]["status"] == "review"
     assert rows["C3"]["reasons"].startswith("invalid_address: state_code")
+    lines = result.output.splitlines()
     assert "flagged: internal.csv:4: state_code: unknown state 'ZZ'" in result.output
+    assert (
+        "flagged: internal.csv:4: state_code: unknown state 'ZZ'; zip_state: ZIP 60614 is in IL"
+        in lines
+    )  # the whole line: every failed check, in order
     assert "1 rows failed a hard check" in result.output
 
 
@@ -48,11 +53,10 @@ def test_resolve_reports_bad_rows_and_exits_3(tmp_path: Path, write_sources: Wri
         app, ["addresses", "resolve", str(path), "--out", str(tmp_path / "r.csv")]
     )
     assert result.exit_code == ExitCode.REJECTED_ROWS
-    assert "rejected: internal.csv:3: line1: no street address" in result.output
-    assert (
-        "rejected: internal.csv:4: observed_at: not a date (YYYY-MM-DD): 'yesterday'"
-        in result.output
-    )
+    assert [line for line in result.stderr.splitlines() if line.startswith("rejected: ")] == [
+        "rejected: internal.csv:3: line1: no street address",
+        "rejected: internal.csv:4: observed_at: not a date (YYYY-MM-DD): 'yesterday'",
+    ]
 
 
 def test_resolve_refuses_unusable_files(tmp_path: Path) -> None:
@@ -60,13 +64,13 @@ def test_resolve_refuses_unusable_files(tmp_path: Path) -> None:
     empty.write_text("", encoding="utf-8")
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("name,street\nAda,1 Main St\n", encoding="utf-8")
-    for path, message in ((empty, "empty.csv: empty file"),
-                          (wrong, "wrong.csv:1: missing required column(s): customer_id")):  # fmt: skip
+    for path, message in ((empty, "empty.csv: empty file: no header row"),
+                          (wrong, "wrong.csv:1: missing required column(s): customer_id, line1, city, state, zip, observed_at")):  # fmt: skip
         result = runner.invoke(
             app, ["addresses", "resolve", str(path), "--out", str(tmp_path / "r.csv")]
         )
         assert result.exit_code == ExitCode.FATAL
-        assert f"Error: {message}" in result.output
+        assert result.stderr.splitlines() == [f"Error: {message}"]
 
 
 def test_explain_shows_factors_and_the_decision(write_sources: WriteCsv) -> None:
@@ -100,6 +104,7 @@ def test_dedupe_clusters_any_csv(tmp_path: Path) -> None:
     assert rows[0]["line1"] == "221 E 51ST ST" and rows[0]["city"] == "CHICAGO"
     assert (rows[3]["cluster_id"], rows[3]["problem"]) == ("", "no address")
     assert "sites.csv:5: Address: no address" in result.output
+    assert error_lines(result.output) == []
 
 
 def test_dedupe_names_a_missing_column(tmp_path: Path) -> None:
@@ -108,7 +113,7 @@ def test_dedupe_names_a_missing_column(tmp_path: Path) -> None:
         app, ["addresses", "dedupe", str(source), "--out", str(tmp_path / "o.csv")]
     )
     assert result.exit_code == ExitCode.FATAL
-    assert "Error: x.csv:1: no column named 'address'" in result.output
+    assert result.stderr.splitlines() == ["Error: x.csv:1: no column named 'address'"]
 
 
 def test_run_holds_an_ambiguous_debtor_and_lists_candidates_in_review_csv(
@@ -120,10 +125,8 @@ def test_run_holds_an_ambiguous_debtor_and_lists_candidates_in_review_csv(
         {"customer_id": "C2", "source": "customer_updated", "line1": "12 Oak Ave", "line2": ""},
         {"customer_id": "C2", "source": "customer_updated", "line1": "900 Elm St", "line2": ""},
     )
-    args = ["run", str(accounts), "--sources", str(sources), "--out", str(tmp_path / "out"),
-            "--as-of", "2026-11-20"]  # fmt: skip
-    result = runner.invoke(app, args)
-    assert result.exit_code == ExitCode.DONE, result.output
+    result = run_in_process(accounts, [sources], tmp_path / "out")
+    assert result.exit_code == ExitCode.DONE, result.summary()
     batch_dir = only_batch(tmp_path / "out")
     manifest = {r["account_id"]: r for r in _read(batch_dir / "manifest.csv")}
     assert manifest["A1"]["status"] == "generated"

@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
 from addresses.model import AddressChoice, ChoiceStatus
-from letters.decide.calendar import MailCalendar, add_business_days, validation_end_date
-from letters.decide.gates import decide_customer
-from letters.intake.policy import Policy, Sender, load_policy
-from letters.model import History
-from tests.conftest import AS_OF, account, chosen
+from letters.decide.gates import Outcome, decide_customer
+from letters.errors import UsageError
+from letters.intake.calendar import MailCalendar, add_business_days, validation_end_date
+from letters.intake.policy import Policy, Sender, default_policy_text, load_policy, parse_policy
+from letters.model import Account, History
+from tests.helpers import AS_OF, account, chosen
 
 POLICY = load_policy(None)
 COLLECTOR = replace(POLICY, sender=replace(POLICY.sender, kind="debt_collector"))
 DUE_SINCE = {days: (AS_OF - timedelta(days=days)).isoformat() for days in range(-2, 200)}
 
 
-def _decide(accounts: list, policy: Policy = POLICY, choice: AddressChoice | None = None,
-            history: History | None = None, exists=lambda name: name.startswith("es/")):  # type: ignore[no-untyped-def]  # fmt: skip
+def _spanish_only(name: str) -> bool:
+    return name.startswith("es/")
+
+
+def _decide(accounts: list[Account], policy: Policy = POLICY, choice: AddressChoice | None = None,
+            history: History | None = None,
+            exists: Callable[[str], bool] = _spanish_only) -> Outcome:  # fmt: skip
     return decide_customer(
         accounts, choice or chosen(), policy, AS_OF, history or History(), exists
     )
 
 
-def _codes(outcome) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _codes(outcome: Outcome) -> list[tuple[str, str]]:
     return [(d.status.value, d.reason_code) for d in outcome.decisions]
 
 
@@ -61,7 +68,8 @@ def test_attorney_gate_suppresses_or_redirects_by_policy() -> None:
     assert letter.recipient.name == "Dana Whitfield, Esq."
     assert letter.recipient.address is not None
     assert letter.recipient.address.lines() == ["77 W WACKER DR STE 4100", "CHICAGO IL 60601"]
-    assert letter.key.endswith("|attorney")
+    assert letter.key.role == "attorney"
+    assert letter.key.text.endswith("|attorney")
 
 
 def test_attorney_and_own_accounts_never_share_a_letter() -> None:
@@ -126,7 +134,9 @@ def test_frequency_cap_counts_from_the_last_mail_date(days_ago: int, allowed: bo
 
 def test_already_sent_names_the_earlier_piece() -> None:
     first = _decide([account()]).letters[0]
-    history = History(sent={first.key: "piece P-1 in batch B-1"}, last_mail_date=date(2026, 1, 1))
+    history = History(
+        sent={first.key.text: "piece P-1 in batch B-1"}, last_mail_date=date(2026, 1, 1)
+    )
     outcome = _decide([account()], history=history)
     assert [(d.reason_code, d.reason_detail) for d in outcome.decisions] == [
         ("already_sent", "piece P-1 in batch B-1")
@@ -217,10 +227,7 @@ def test_validation_end_date_skips_weekends_and_federal_holidays(
     assert validation_end_date(mail_date) == end
 
 
-def test_policy_file_errors_name_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from letters.errors import UsageError
-    from letters.intake.policy import parse_policy
-
+def test_policy_file_errors_name_the_key() -> None:
     text = POLICY_TEXT.replace(
         'intended_actions = ["collection_agency"]', 'intended_actions = ["jail"]'
     )
@@ -229,9 +236,7 @@ def test_policy_file_errors_name_the_key(tmp_path) -> None:  # type: ignore[no-u
     assert isinstance(POLICY.sender, Sender)
 
 
-POLICY_TEXT = __import__(
-    "letters.intake.policy", fromlist=["default_policy_text"]
-).default_policy_text()
+POLICY_TEXT = default_policy_text()
 
 
 @pytest.mark.parametrize(

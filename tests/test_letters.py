@@ -11,11 +11,11 @@ from pathlib import Path
 import pdfplumber
 import pytest
 
+from letters.intake.envelope import DEFAULT_PROFILE
 from letters.intake.policy import load_policy
-from letters.render.geometry import DEFAULT_PROFILE
 from letters.render.lint import lint_letter
 from letters.render.renderer import Renderer, default_templates_dir, pdf_text
-from tests.conftest import account, chosen, letter_for
+from tests.helpers import account, chosen, letter_for
 
 POLICY = load_policy(None)
 COLLECTOR = replace(POLICY, sender=replace(POLICY.sender, kind="debt_collector"))
@@ -76,9 +76,8 @@ def test_validation_notice_contains_every_regulation_f_item(renderer: Renderer) 
     ]
     missing = [item for item in items if _flat(item) not in text]
     assert missing == []
-    assert (
-        end == "January 2, 2027" or end
-    )  # computed from the mail date; exact dates in test_decide
+    # mailed Saturday 2026-11-21; 5 business days (Thanksgiving skipped) end Monday 11-30; + 30
+    assert end == "December 30, 2026"
     assert lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE) == []
 
 

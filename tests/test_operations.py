@@ -1,4 +1,8 @@
-"""Nightly operations with real processes: kill and resume, re-runs, the lock, cron vs terminal."""
+"""Nightly operations: kill and resume, re-runs, the lock, signals, cron vs terminal.
+
+What only a real process shows (kill -9, SIGTERM, a second process against the lock, output with
+and without a terminal) runs `letters run` as a subprocess; the rest calls `run_batch` here.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +12,34 @@ import json
 import os
 import pty
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from typer.testing import CliRunner
 
-from letters.errors import ExitCode
+from letters.cli.app import app
+from letters.errors import ExitCode, UsageError
 from letters.fsutil import sha256_file
-from letters.ops.sample import SampleFiles, write_sample
+from letters.ops.sample import SampleFiles
+from tests.helpers import (
+    RecordingReporter,
+    WriteCsv,
+    at,
+    batch_dirs,
+    manifest,
+    only_batch,
+    run_in_process,
+)
 
 AS_OF = "2026-11-20"
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFiles:
-    """Enough accounts that rendering takes a few seconds (about 55 letters)."""
-    return write_sample(
-        tmp_path_factory.mktemp("ops"), accounts=80, seed=4, as_of=date(2026, 11, 20)
-    )
+runner = CliRunner()
 
 
 def _command(sample: SampleFiles, out_dir: Path, *extra: str) -> list[str]:
@@ -46,8 +54,29 @@ def _start(command: Sequence[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "COLUMNS": "120"}
     env.pop("LETTERS_DB", None)
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group: the run and its workers
     )
+
+
+def _wait_for_orphans(process: subprocess.Popen[str]) -> None:
+    """Wait until every process of a killed run's group is gone.
+
+    Render workers are forked and so share the run's lock file; after a kill -9 of the run
+    alone they finish their letter, see the run gone, and exit, and only then is the lock free.
+    """
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    pytest.fail("the killed run's worker processes did not exit")
 
 
 def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -65,15 +94,6 @@ def _wait_for_pdfs(out_dir: Path, count: int, process: subprocess.Popen[str]) ->
             pytest.fail(f"the run ended before it was stopped: {process.communicate()}")
         time.sleep(0.02)
     pytest.fail("no PDFs appeared")
-
-
-def _manifest(batch_dir: Path) -> list[dict[str, str]]:
-    with (batch_dir / "manifest.csv").open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _batch_dirs(out_dir: Path) -> list[Path]:
-    return sorted(p for p in out_dir.iterdir() if p.is_dir())
 
 
 def _letters_in_state(out_dir: Path, batch_id: str) -> dict[str, tuple[str, str | None]]:
@@ -95,8 +115,9 @@ def _generated(rows: list[dict[str, str]]) -> dict[str, set[tuple[str, str]]]:
 
 def _assert_batch_intact(out_dir: Path, batch_dir: Path) -> dict[str, set[tuple[str, str]]]:
     """Manifest, PDFs and state agree: no duplicate, no missing, no partial file."""
-    rows = _manifest(batch_dir)
+    rows = manifest(batch_dir)
     pieces = _generated(rows)
+    assert pieces, "no letter was generated"
     letters = [next(iter(v)) for v in pieces.values()]
     assert len(letters) == len(set(letters)), "a debtor got the same letter twice"
     on_disk = {p.stem for p in (batch_dir / "pdf").iterdir()}
@@ -113,29 +134,37 @@ def _assert_batch_intact(out_dir: Path, batch_dir: Path) -> dict[str, set[tuple[
     return pieces
 
 
+# --- real processes: kill -9, the lock, SIGTERM, a terminal or none -------------------------
+
+
 def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
-    sample: SampleFiles, tmp_path: Path
+    ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
-    reference = _run(_command(sample, tmp_path / "reference"))
-    assert reference.returncode == ExitCode.REJECTED_ROWS, reference.stderr
-    expected = _assert_batch_intact(tmp_path / "reference", _batch_dirs(tmp_path / "reference")[0])
+    reference = run_in_process(ops_sample.accounts_path, ops_sample.source_paths,
+                               tmp_path / "reference")  # fmt: skip
+    assert reference.exit_code == ExitCode.REJECTED_ROWS, reference.summary()
+    expected = _assert_batch_intact(tmp_path / "reference", only_batch(tmp_path / "reference"))
 
     out_dir = tmp_path / "out"
-    process = _start(_command(sample, out_dir))
+    process = _start(_command(ops_sample, out_dir))
     _wait_for_pdfs(out_dir, 5, process)
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(signal.SIGKILL)  # the run only, as an operator's kill -9 would
     process.wait()
-    (batch_dir,) = _batch_dirs(out_dir)
+    _wait_for_orphans(process)
+    (batch_dir,) = batch_dirs(out_dir)
     assert json.loads((batch_dir / "summary.json").read_text())["status"] == "running"
     assert not (batch_dir / "manifest.csv").exists()
 
-    listing = _run([sys.executable, "-m", "letters.cli.app", "batches", "--out", str(out_dir)])
+    listing = runner.invoke(app, ["batches", "--out", str(out_dir)])
+    assert listing.exit_code == ExitCode.DONE, listing.output
     assert "interrupted" in listing.stdout
 
-    resumed = _run(_command(sample, out_dir))  # a plain re-run resumes the interrupted batch
-    assert resumed.returncode == ExitCode.REJECTED_ROWS, resumed.stderr
-    assert f"batch {batch_dir.name} resumed" in resumed.stdout
-    assert _batch_dirs(out_dir) == [batch_dir]
+    reporter = RecordingReporter()  # a plain re-run resumes the interrupted batch
+    resumed = run_in_process(ops_sample.accounts_path, ops_sample.source_paths, out_dir,
+                             reporter=reporter)  # fmt: skip
+    assert resumed.exit_code == ExitCode.REJECTED_ROWS, reporter.lines
+    assert f"batch {batch_dir.name} resumed (as of {AS_OF})" in reporter.lines
+    assert batch_dirs(out_dir) == [batch_dir]
     pieces = _assert_batch_intact(out_dir, batch_dir)
     assert sorted(map(sorted, pieces.values())) == sorted(map(sorted, expected.values()))
     summary = json.loads((batch_dir / "summary.json").read_text())
@@ -143,101 +172,71 @@ def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
     assert 0 < summary["letters_rendered_this_run"] < summary["letters"]
 
 
-def test_second_run_the_same_night_produces_no_new_piece(
-    sample: SampleFiles, tmp_path: Path
-) -> None:
-    first = _run(_command(sample, tmp_path))
-    assert first.returncode == ExitCode.REJECTED_ROWS, first.stderr
-    second = _run(_command(sample, tmp_path, "--json"))
-    assert second.returncode == ExitCode.REJECTED_ROWS, second.stderr
-    summary = json.loads(second.stdout)
-    assert summary["letters"] == 0
-    old, new = _batch_dirs(tmp_path)
-    assert not list((new / "pdf").iterdir())
-    old_rows = [r for r in _manifest(old) if r["status"] == "generated"]
-    already = [r for r in _manifest(new) if r["reason_code"] == "already_sent"]
-    assert sorted(r["account_id"] for r in already) == sorted(r["account_id"] for r in old_rows)
-    assert all(r["status"] == "suppressed" for r in already)
-    assert {r["reason_detail"].split()[1] for r in already} == {r["piece_id"] for r in old_rows}
-
-
 def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
-    sample: SampleFiles, tmp_path: Path
+    ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
-    first = _start(_command(sample, tmp_path))
+    first = _start(_command(ops_sample, tmp_path))
     _wait_for_pdfs(tmp_path, 1, first)
-    second = _run(_command(sample, tmp_path))
+    second = _run(_command(ops_sample, tmp_path))
     first.communicate(timeout=300)
-    (batch_dir,) = _batch_dirs(tmp_path)
+    (batch_dir,) = batch_dirs(tmp_path)
     assert second.returncode == ExitCode.LOCKED
     assert f"another run holds the lock on letters.db.lock: batch {batch_dir.name}" in second.stderr
+    assert second.stderr.splitlines() == [
+        f"Error: another run holds the lock on letters.db.lock: batch {batch_dir.name} "
+        f"(pid {first.pid} on {socket.gethostname()})"
+    ]
     assert first.returncode == ExitCode.REJECTED_ROWS
 
 
 def test_sigterm_interrupts_cleanly_and_resume_finishes(
-    sample: SampleFiles, tmp_path: Path
+    ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
-    process = _start(_command(sample, tmp_path))
+    process = _start(_command(ops_sample, tmp_path))
     _wait_for_pdfs(tmp_path, 3, process)
     process.send_signal(signal.SIGTERM)
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == ExitCode.INTERRUPTED
-    (batch_dir,) = _batch_dirs(tmp_path)
+    (batch_dir,) = batch_dirs(tmp_path)
     assert f"can be resumed with --resume {batch_dir.name}" in stderr
+    assert stderr.splitlines()[-1] == (
+        f"Error: interrupted; batch {batch_dir.name} can be resumed with --resume {batch_dir.name}"
+    )
     assert json.loads((batch_dir / "summary.json").read_text())["status"] == "interrupted"
-    resumed = _run(_command(sample, tmp_path, "--resume", batch_dir.name))
-    assert resumed.returncode == ExitCode.REJECTED_ROWS, resumed.stderr
+    resumed = run_in_process(ops_sample.accounts_path, ops_sample.source_paths, tmp_path,
+                             resume=batch_dir.name)  # fmt: skip
+    assert resumed.exit_code == ExitCode.REJECTED_ROWS, resumed.summary()
     _assert_batch_intact(tmp_path, batch_dir)
     log = (batch_dir / "run.log").read_text()
     assert "interrupted" in log and "complete" in log
 
 
-def test_force_reissues_only_the_named_piece_and_records_it(
-    sample: SampleFiles, tmp_path: Path
+def _two_debtors(write_accounts: WriteCsv, write_sources: WriteCsv) -> SampleFiles:
+    """A batch of two letters: enough for every stage's output, quick to run in a process."""
+    accounts = write_accounts({}, {"account_id": "A2", "customer_id": "C2"})
+    sources = write_sources({}, {"customer_id": "C2", "line1": "9 Oak Ave", "line2": ""})
+    return SampleFiles(accounts, (sources,), accounts.with_name("no-ground-truth.csv"))
+
+
+def test_without_a_terminal_the_output_is_plain_lines(
+    write_accounts: WriteCsv, write_sources: WriteCsv, tmp_path: Path
 ) -> None:
-    assert _run(_command(sample, tmp_path)).returncode == ExitCode.REJECTED_ROWS
-    (first,) = _batch_dirs(tmp_path)
-    piece = sorted(_generated(_manifest(first)))[0]
-    refused = _run(_command(sample, tmp_path, "--force", piece))
-    assert refused.returncode == ExitCode.USAGE
-    assert "--force needs --force-reason" in refused.stderr
-    forced = _run(
-        _command(sample, tmp_path, "--force", piece, "--force-reason", "envelope damaged")
-    )
-    assert forced.returncode == ExitCode.REJECTED_ROWS, forced.stderr
-    second = _batch_dirs(tmp_path)[1]
-    assert len(_generated(_manifest(second))) == 1
-    with sqlite3.connect(tmp_path / "letters.db") as db:
-        (row,) = db.execute("SELECT forced_piece_id, reason FROM forced").fetchall()
-    assert row == (piece, "envelope damaged")
-
-
-def test_personal_data_stays_out_of_the_log(sample: SampleFiles, tmp_path: Path) -> None:
-    assert _run(_command(sample, tmp_path)).returncode == ExitCode.REJECTED_ROWS
-    (batch_dir,) = _batch_dirs(tmp_path)
-    log = (batch_dir / "run.log").read_text()
-    with sample.accounts_path.open(encoding="utf-8", newline="") as handle:
-        accounts = list(csv.DictReader(handle))
-    for account in accounts[:30]:
-        assert account["full_name"] not in log
-        assert account["balance"] not in log
-    assert (batch_dir / "run.log").stat().st_mode & 0o077 == 0
-
-
-def test_without_a_terminal_the_output_is_plain_lines(sample: SampleFiles, tmp_path: Path) -> None:
-    done = _run(_command(sample, tmp_path))
+    done = _run(_command(_two_debtors(write_accounts, write_sources), tmp_path / "out"))
+    assert done.returncode == ExitCode.DONE, done.stderr
     assert "\x1b[" not in done.stdout
     assert "render: " in done.stdout and "/s)" in done.stdout
     assert "━" not in done.stdout
 
 
-def test_on_a_terminal_progress_bars_are_drawn(sample: SampleFiles, tmp_path: Path) -> None:
+def test_on_a_terminal_progress_bars_are_drawn(
+    write_accounts: WriteCsv, write_sources: WriteCsv, tmp_path: Path
+) -> None:
+    command = _command(_two_debtors(write_accounts, write_sources), tmp_path / "out")
     main, follower = pty.openpty()
     env = {**os.environ, "COLUMNS": "120", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
-    process = subprocess.Popen(
-        _command(sample, tmp_path), stdin=follower, stdout=follower, stderr=follower, env=env
-    )
+    env.pop("LETTERS_DB", None)
+    process = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower, env=env)
     os.close(follower)
     output = io.BytesIO()
     while True:
@@ -251,7 +250,69 @@ def test_on_a_terminal_progress_bars_are_drawn(sample: SampleFiles, tmp_path: Pa
     process.wait(timeout=300)
     os.close(main)
     text = output.getvalue().decode("utf-8", "replace")
-    assert process.returncode == ExitCode.REJECTED_ROWS, text[-2000:]
+    assert process.returncode == ExitCode.DONE, text[-2000:]
     assert "━" in text  # the bar
     assert "\x1b[" in text  # drawn with terminal control sequences
     assert "render" in text
+
+
+# --- in this process, through run_batch's seams ---------------------------------------------
+
+
+def test_second_run_the_same_night_produces_no_new_piece(
+    sample_files: SampleFiles, tmp_path: Path
+) -> None:
+    accounts, sources = sample_files.accounts_path, sample_files.source_paths
+    first = run_in_process(accounts, sources, tmp_path, now=at("02:00:00"))
+    assert first.exit_code == ExitCode.REJECTED_ROWS, first.summary()
+    second = run_in_process(accounts, sources, tmp_path, now=at("02:30:00"))
+    assert second.exit_code == ExitCode.REJECTED_ROWS, second.summary()
+    summary = second.summary()
+    assert summary["letters"] == 0
+    old, new = batch_dirs(tmp_path)
+    assert (old.name, new.name) == (first.batch_id, second.batch_id)
+    assert not list((new / "pdf").iterdir())
+    old_rows = [r for r in manifest(old) if r["status"] == "generated"]
+    already = [r for r in manifest(new) if r["reason_code"] == "already_sent"]
+    assert old_rows
+    assert sorted(r["account_id"] for r in already) == sorted(r["account_id"] for r in old_rows)
+    assert all(r["status"] == "suppressed" for r in already)
+    assert {r["reason_detail"].split()[1] for r in already} == {r["piece_id"] for r in old_rows}
+
+
+def test_force_reissues_only_the_named_piece_and_records_it(
+    sample_files: SampleFiles, tmp_path: Path
+) -> None:
+    accounts, sources = sample_files.accounts_path, sample_files.source_paths
+    done = run_in_process(accounts, sources, tmp_path, now=at("02:00:00"))
+    assert done.exit_code == ExitCode.REJECTED_ROWS
+    (first,) = batch_dirs(tmp_path)
+    piece = sorted(_generated(manifest(first)))[0]
+    with pytest.raises(UsageError) as refused:
+        run_in_process(accounts, sources, tmp_path, force=[piece])
+    assert refused.value.exit_code == ExitCode.USAGE
+    assert "--force needs --force-reason" in str(refused.value)
+    assert batch_dirs(tmp_path) == [first]  # refused before a batch was started
+    forced = run_in_process(accounts, sources, tmp_path, force=[piece],
+                            force_reason="envelope damaged", now=at("02:30:00"))  # fmt: skip
+    assert forced.exit_code == ExitCode.REJECTED_ROWS, forced.summary()
+    second = batch_dirs(tmp_path)[1]
+    assert second.name == forced.batch_id
+    assert len(_generated(manifest(second))) == 1
+    with sqlite3.connect(tmp_path / "letters.db") as db:
+        (row,) = db.execute("SELECT forced_piece_id, reason FROM forced").fetchall()
+    assert row == (piece, "envelope damaged")
+
+
+def test_personal_data_stays_out_of_the_log(sample_files: SampleFiles, tmp_path: Path) -> None:
+    result = run_in_process(sample_files.accounts_path, sample_files.source_paths, tmp_path)
+    assert result.exit_code == ExitCode.REJECTED_ROWS
+    (batch_dir,) = batch_dirs(tmp_path)
+    log = (batch_dir / "run.log").read_text()
+    with sample_files.accounts_path.open(encoding="utf-8", newline="") as handle:
+        accounts = list(csv.DictReader(handle))
+    assert len(accounts) >= 30
+    for account in accounts[:30]:
+        assert account["full_name"] not in log
+        assert account["balance"] not in log
+    assert (batch_dir / "run.log").stat().st_mode & 0o077 == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path
 
 import pdfplumber
@@ -14,7 +15,8 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from letters.cli.app import app
-from letters.errors import ExitCode
+from letters.errors import ExitCode, UsageError
+from letters.intake.envelope import DEFAULT_PROFILE, Rect
 from letters.intake.policy import default_policy_text
 from letters.render.barcodes import (
     PX_PER_MM,
@@ -25,12 +27,10 @@ from letters.render.barcodes import (
     s10_number,
     valid_article_number,
 )
-from letters.render.geometry import DEFAULT_PROFILE, Rect
 from letters.render.renderer import pdf_fonts
-from tests.conftest import WriteCsv, only_batch
+from tests.helpers import CERTIFIED, WriteCsv, manifest, only_batch, run_in_process
 
 runner = CliRunner()
-CERTIFIED = {"due_date": "2026-08-01"}  # 111 days past due: the final, certified letter
 
 
 def _policy(tmp_path: Path, extra: str = "", replace: tuple[str, str] | None = None) -> Path:
@@ -42,19 +42,11 @@ def _policy(tmp_path: Path, extra: str = "", replace: tuple[str, str] | None = N
     return path
 
 
-def _run(
-    tmp_path: Path, accounts: Path, sources: Path, *extra: str, as_of: str = "2026-11-20"
-) -> Path:
+def _run(tmp_path: Path, accounts: Path, sources: Path, policy: Path | None = None) -> Path:
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(accounts), "--sources", str(sources), "--out", str(out),
-                                 "--as-of", as_of, *extra])  # fmt: skip
-    assert result.exit_code in (ExitCode.DONE, ExitCode.REJECTED_ROWS), result.output
+    result = run_in_process(accounts, [sources], out, policy=policy)
+    assert result.exit_code in (ExitCode.DONE, ExitCode.REJECTED_ROWS), result.summary()
     return out
-
-
-def _rows(batch_dir: Path) -> list[dict[str, str]]:
-    with (batch_dir / "manifest.csv").open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _crop_text(pdf_path: Path, rect: Rect) -> list[str]:
@@ -68,7 +60,7 @@ def test_windows_show_the_addresses_and_nothing_else(
     tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
 ) -> None:
     out = _run(tmp_path, write_accounts(CERTIFIED), write_sources({}))
-    (row,) = _rows(only_batch(out))
+    (row,) = manifest(only_batch(out))
     pdf_path = only_batch(out) / row["pdf_path"]
     play = DEFAULT_PROFILE.play
     recipient = _crop_text(pdf_path, DEFAULT_PROFILE.recipient_window.grown(play))
@@ -92,7 +84,7 @@ def test_certified_barcode_decodes_to_the_manifest_article_number(
     tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
 ) -> None:
     out = _run(tmp_path, write_accounts(CERTIFIED), write_sources({}))
-    (row,) = _rows(only_batch(out))
+    (row,) = manifest(only_batch(out))
     assert valid_article_number(row["article_number"]) and row["mail_class"] == "certified"
     page = pypdfium2.PdfDocument(only_batch(out) / row["pdf_path"])[0]
     image = page.render(scale=300 / 72).to_pil()
@@ -109,12 +101,13 @@ def test_article_numbers_are_never_used_twice_across_runs(
     accounts = write_accounts(CERTIFIED, {"account_id": "A2", "customer_id": "C2", **CERTIFIED})
     sources = write_sources({}, {"customer_id": "C2", "line1": "9 Oak Ave", "line2": ""})
     out = _run(tmp_path, accounts, sources)
-    first = {r["article_number"] for r in _rows(only_batch(out))}
-    forced = [r["piece_id"] for r in _rows(only_batch(out))]
-    runner.invoke(app, ["run", str(accounts), "--sources", str(sources), "--out", str(out), "--as-of",
-                        "2026-12-20", "--force", forced[0], "--force-reason", "reprint"])  # fmt: skip
+    first = {r["article_number"] for r in manifest(only_batch(out))}
+    forced = [r["piece_id"] for r in manifest(only_batch(out))]
+    again = run_in_process(accounts, [sources], out, as_of=date(2026, 12, 20), force=forced[:1],
+                           force_reason="reprint")  # fmt: skip
+    assert again.exit_code == ExitCode.DONE, again.summary()
     second_batch = sorted(p for p in out.iterdir() if p.is_dir())[1]
-    second = {r["article_number"] for r in _rows(second_batch) if r["status"] == "generated"}
+    second = {r["article_number"] for r in manifest(second_batch) if r["status"] == "generated"}
     assert len(first) == 2 and len(second) == 1 and not first & second
 
 
@@ -126,16 +119,16 @@ def test_a_number_file_is_checked_and_an_empty_pool_holds_the_letter(
     policy = _policy(tmp_path, replace=('mailer_id = "999999999"', 'file = "articles.txt"'))
     accounts = write_accounts(CERTIFIED, {"account_id": "A2", "customer_id": "C2", **CERTIFIED})
     sources = write_sources({}, {"customer_id": "C2", "line1": "9 Oak Ave", "line2": ""})
-    bad = runner.invoke(app, ["run", str(accounts), "--sources", str(sources), "--out",
-                              str(tmp_path / "out"), "--as-of", "2026-11-20", "--policy", str(policy)])  # fmt: skip
-    assert bad.exit_code == ExitCode.USAGE
-    assert (
+    with pytest.raises(UsageError) as bad:
+        run_in_process(accounts, [sources], tmp_path / "out", policy=policy)
+    assert bad.value.exit_code == ExitCode.USAGE
+    assert str(bad.value) == (
         "articles.txt:2: not a valid article number (check digit): '9400111201080805483017'"
-        in bad.output
-    )
+    )  # the command line's whole error line: test_cli.py
+    assert not (tmp_path / "out").exists()
     numbers.write_text("# one number left\n9400111201080805483016\n", encoding="utf-8")
-    out = _run(tmp_path, accounts, sources, "--policy", str(policy))
-    rows = {r["account_id"]: r for r in _rows(only_batch(out))}
+    out = _run(tmp_path, accounts, sources, policy=policy)
+    rows = {r["account_id"]: r for r in manifest(only_batch(out))}
     assert rows["A1"]["article_number"] == "9400111201080805483016"
     assert (rows["A2"]["status"], rows["A2"]["reason_code"]) == ("held", "article_pool_empty")
 
@@ -145,13 +138,13 @@ def test_duplex_gives_even_page_counts_and_pdfa_is_identified(
 ) -> None:
     policy = _policy(tmp_path, replace=("duplex = false", "duplex = true"))
     policy.write_text(policy.read_text().replace('pdf_variant = ""', 'pdf_variant = "pdf/a-3b"'))
-    out = _run(tmp_path, write_accounts(CERTIFIED), write_sources({}), "--policy", str(policy))
-    (row,) = _rows(only_batch(out))
+    out = _run(tmp_path, write_accounts(CERTIFIED), write_sources({}), policy=policy)
+    (row,) = manifest(only_batch(out))
     data = (only_batch(out) / row["pdf_path"]).read_bytes()
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) % 2 == 0 and row["pages"] == str(len(reader.pages))
     metadata = reader.xmp_metadata
-    assert metadata is not None and metadata.pdfaid_part == "3"  # type: ignore[attr-defined]
+    assert metadata is not None and metadata.pdfaid_part == "3"
 
 
 def test_print_file_holds_every_piece_in_zip_order(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import json
+from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,16 +17,15 @@ from letters.intake.policy import load_policy
 from letters.proof.mailbook import book_lines, write_mailing_book
 from letters.proof.manifest import MANIFEST_COLUMNS, ManifestRow
 from letters.render.renderer import Renderer, default_templates_dir
-from tests.conftest import WriteCsv, only_batch
+from tests.helpers import AS_OF, CERTIFIED, WriteCsv, only_batch, read_rows, run_in_process
 
 runner = CliRunner()
-CERTIFIED = {"due_date": "2026-08-01"}
 
 
-def _run(out: Path, accounts: Path, sources: Path, *extra: str, as_of: str = "2026-11-20") -> int:
-    result = runner.invoke(app, ["run", str(accounts), "--sources", str(sources), "--out", str(out),
-                                 "--as-of", as_of, *extra])  # fmt: skip
-    assert result.exit_code in (ExitCode.DONE, ExitCode.REJECTED_ROWS), result.output
+def _run(out: Path, accounts: Path, sources: Sequence[Path], as_of: date = AS_OF,
+         seal_key: Path | None = None) -> ExitCode:  # fmt: skip
+    result = run_in_process(accounts, sources, out, as_of=as_of, seal_key=seal_key)
+    assert result.exit_code in (ExitCode.DONE, ExitCode.REJECTED_ROWS), result.summary()
     return result.exit_code
 
 
@@ -34,15 +34,11 @@ def _verify(batch_dir: Path, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _batch(tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv, *extra: str) -> Path:
+def _batch(tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv,
+           seal_key: Path | None = None) -> Path:  # fmt: skip
     accounts = write_accounts(CERTIFIED, {"account_id": "A2", "customer_id": "C2"})
     sources = write_sources({}, {"customer_id": "C2", "line1": "9 Oak Ave", "line2": ""})
-    _run(tmp_path / "out", accounts, sources, *extra)
+    _run(tmp_path / "out", accounts, [sources], seal_key=seal_key)
     return only_batch(tmp_path / "out")
 
 
@@ -68,7 +64,7 @@ def test_an_untouched_batch_verifies(
     lines = (batch_dir / "manifest.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["account_id"] for r in records] == [
-        r["account_id"] for r in _rows(batch_dir / "manifest.csv")
+        r["account_id"] for r in read_rows(batch_dir / "manifest.csv")
     ]
     assert list(records[0]) == list(MANIFEST_COLUMNS)
     assert isinstance(records[0]["pages"], int)
@@ -107,7 +103,7 @@ def test_a_signed_seal_detects_a_forged_seal(
 ) -> None:
     key = tmp_path / "seal.key"
     key.write_text("a-long-secret-key-for-tests-only\n")
-    batch_dir = _batch(tmp_path, write_accounts, write_sources, "--seal-key", str(key))
+    batch_dir = _batch(tmp_path, write_accounts, write_sources, seal_key=key)
     assert _verify(batch_dir, "--key", str(key))[0] == 0
     code, output = _verify(batch_dir)
     assert code == ExitCode.FATAL and "give the key (--key)" in output
@@ -127,7 +123,7 @@ def test_a_signed_seal_detects_a_forged_seal(
     assert _verify(batch_dir, "--key", str(wrong))[0] == ExitCode.FATAL
 
 
-def _certified_rows(count: int) -> list[ManifestRow]:
+def _certifiedread_rows(count: int) -> list[ManifestRow]:
     rows = []
     for n in range(count):
         blank = dict.fromkeys(ManifestRow.__dataclass_fields__, "")
@@ -144,7 +140,7 @@ def _certified_rows(count: int) -> list[ManifestRow]:
 
 def test_mailing_book_for_500_certified_pieces(tmp_path: Path) -> None:
     policy = load_policy(None)
-    rows = _certified_rows(500)
+    rows = _certifiedread_rows(500)
     lines = book_lines(rows, policy)
     assert [line.number for line in lines] == list(range(1, 501))
     assert [line.article_number for line in lines] == sorted(r.article_number for r in rows)
@@ -161,7 +157,7 @@ def test_mailing_book_for_500_certified_pieces(tmp_path: Path) -> None:
     assert f"total ${expected:,.2f}" in last
     first = reader.pages[0].extract_text()
     assert "Firm Mailing Book" in first and "Postmark" in first and lines[0].article_number in first
-    book = _rows(tmp_path / "mailing-book.csv")
+    book = read_rows(tmp_path / "mailing-book.csv")
     assert len(book) == 500 and sum(Decimal(r["total"]) for r in book) == expected
 
 
@@ -179,8 +175,8 @@ def test_returned_mail_changes_the_next_runs_address_and_reimport_is_idempotent(
         {"source": "internal", "line1": "123 N Main St", "observed_at": "2026-06-01"},
     )
     out = tmp_path / "out"
-    _run(out, accounts, sources)
-    (row,) = _rows(only_batch(out) / "manifest.csv")
+    _run(out, accounts, [sources])
+    (row,) = read_rows(only_batch(out) / "manifest.csv")
     assert row["address_line1"] == "900 ELM ST"
     events = tmp_path / "events.csv"
     events.write_text(
@@ -205,21 +201,20 @@ def test_returned_mail_changes_the_next_runs_address_and_reimport_is_idempotent(
     )
     # next run: the returned address is no longer a candidate; the older one is doubtful (the
     # customer said they moved away from it), so the debtor goes to review, not to the mail
-    _run(out, accounts, sources, as_of="2027-01-10")
+    _run(out, accounts, [sources], as_of=date(2027, 1, 10))
     newest = sorted(p for p in out.iterdir() if p.is_dir())[-1]
-    (row,) = _rows(newest / "manifest.csv")
+    (row,) = read_rows(newest / "manifest.csv")
     assert (row["status"], row["reason_code"]) == ("held", "address_review")
-    assert {r["line1"] for r in _rows(newest / "review.csv")} == {"123 N MAIN ST"}
+    assert {r["line1"] for r in read_rows(newest / "review.csv")} == {"123 N MAIN ST"}
     # new evidence for the other address lets the letter go there
     confirmed = write_sources(
         {"source": "customer_updated", "line1": "123 N Main St", "observed_at": "2027-01-05",
          "status": "verified_by_customer"}, name="update.csv",
     )  # fmt: skip
-    result = runner.invoke(app, ["run", str(accounts), "--sources", str(sources), "--sources",
-                                 str(confirmed), "--out", str(out), "--as-of", "2027-01-11"])  # fmt: skip
-    assert result.exit_code == 0, result.output
+    result = run_in_process(accounts, [sources, confirmed], out, as_of=date(2027, 1, 11))
+    assert result.exit_code == ExitCode.DONE, result.summary()
     newest = sorted(p for p in out.iterdir() if p.is_dir())[-1]
-    (row,) = _rows(newest / "manifest.csv")
+    (row,) = read_rows(newest / "manifest.csv")
     assert (row["status"], row["address_line1"]) == ("generated", "123 N MAIN ST")
     history = runner.invoke(app, ["history", "A1", "--out", str(out)])
     assert history.exit_code == 0, history.output

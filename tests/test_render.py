@@ -10,7 +10,7 @@ import pytest
 from letters.errors import TemplateError
 from letters.model import format_money
 from letters.render.renderer import Renderer, default_templates_dir, pdf_fonts, pdf_text
-from tests.conftest import account, letter_for
+from tests.helpers import account, letter_for
 
 
 def _context(name: str = "Ada Lovelace") -> dict[str, Any]:

@@ -14,9 +14,17 @@ from datetime import date
 
 from addresses.model import AddressChoice, ChoiceStatus, PostalAddress
 from addresses.standardize import standardize
-from letters.decide.calendar import validation_end_date
+from letters.intake.calendar import validation_end_date
 from letters.intake.policy import Policy, Stage
-from letters.model import Account, Decision, History, LetterSpec, Recipient, Status
+from letters.model import (
+    Account,
+    Decision,
+    History,
+    LetterKey,
+    LetterSpec,
+    Recipient,
+    Status,
+)
 
 
 @dataclass(slots=True)
@@ -44,15 +52,12 @@ def days_past_due(account: Account, as_of: date) -> int:
     return (as_of - account.due_date).days
 
 
-def letter_key(customer_id: str, stage_name: str, accounts: Sequence[Account], role: str) -> str:
-    """The letter's identity across runs: debtor, stage, delinquency cycle (and recipient role).
-
-    The cycle is the oldest due date among the letter's accounts: a debtor who pays and falls
-    behind again starts a new cycle, and may get the same stage again.
-    """
+def letter_key(
+    customer_id: str, stage_name: str, accounts: Sequence[Account], role: str
+) -> LetterKey:
+    """The letter's identity across runs; the cycle is the oldest due date of its accounts."""
     cycle = min(a.due_date for a in accounts).isoformat()
-    key = f"{customer_id}|{stage_name}|{cycle}"
-    return key if role == "debtor" else f"{key}|{role}"
+    return LetterKey(customer_id, stage_name, cycle, role)
 
 
 def _all(
@@ -232,8 +237,8 @@ def _letter_for(
     def every(status: Status, code: str, detail: str) -> list[Decision]:
         return [Decision(a, status, code, detail, stage, days_past_due(a, as_of)) for a in group]
 
-    if key in history.sent:
-        return None, every(Status.SUPPRESSED, "already_sent", history.sent[key])
+    if key.text in history.sent:
+        return None, every(Status.SUPPRESSED, "already_sent", history.sent[key.text])
     gap = max(policy.rules.frequency_cap_days, stage.min_days_since_previous)
     if kind != "validation" and history.validation_mail_date is not None:
         ends = validation_end_date(history.validation_mail_date, policy.rules.validation_extra_days)
@@ -241,7 +246,7 @@ def _letter_for(
             detail = f"the validation period runs until {ends}; no demand may go before it ends"
             return None, every(Status.SUPPRESSED, "validation_period", detail)
     recent = history.last_mail_date is not None and (mail_date - history.last_mail_date).days < gap
-    if recent and key not in history.forced:
+    if recent and key.text not in history.forced:
         detail = f"last letter mailed {history.last_mail_date}; at least {gap} days must pass"
         return None, every(Status.SUPPRESSED, "too_soon", detail)
     if role == "debtor":

@@ -10,10 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from letters.decide.calendar import MailCalendar, parse_closed_weekdays
 from letters.errors import UsageError
-from letters.render.geometry import DEFAULT_PROFILE, Rect, WindowProfile
-from letters.render.renderer import OutputConfig
+from letters.intake.calendar import MailCalendar, parse_closed_weekdays
+from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, Rect, WindowProfile
 
 MAIL_CLASSES = ("first_class", "certified", "certified_return_receipt", "registered")
 SENDER_KINDS = ("creditor", "debt_collector")

@@ -21,8 +21,8 @@ from typing import Any
 from addresses.batch import DedupeColumns, dedupe_file, pair_scores
 from addresses.merge import names_match
 from addresses.standardize import standardize
-from letters.decide.plan import RunRequest
 from letters.intake.policy import load_policy
+from letters.intake.request import RunRequest
 from letters.ops.sample import write_sample
 from letters.render.renderer import default_templates_dir
 
@@ -50,24 +50,27 @@ def _sample_letters(work_dir: Path, accounts: int, limit: int) -> list[tuple[str
     state file.
     """
     from letters.decide.gates import decide_customer
-    from letters.decide.plan import letter_content, load_inputs, resolve_addresses
+    from letters.decide.plan import resolve_addresses
+    from letters.intake.sources import load_inputs
     from letters.model import History
     from letters.render.articles import assign_marks
-    from letters.state.sqlite import SqliteStore
+    from letters.render.content import letter_content
+    from letters.state import open_store
 
     files = write_sample(work_dir / "letters-data", accounts=accounts, seed=3, as_of=AS_OF)
     policy = load_policy(None)
     request = RunRequest(
         files.accounts_path, files.source_paths, work_dir, AS_OF, policy, default_templates_dir()
     )
-    loaded, records, _ = load_inputs(request)
+    inputs = load_inputs(request)
+    loaded, records = inputs.accounts, inputs.records
     by_customer: dict[str, list[Any]] = {}
     for account in loaded:
         by_customer.setdefault(account.customer_id, []).append(account)
     choices = resolve_addresses(request, records, set(by_customer))
     letters: list[tuple[str, dict[str, Any]]] = []
     (work_dir / "bench-marks.db").unlink(missing_ok=True)
-    store = SqliteStore(work_dir / "bench-marks.db")
+    store = open_store(work_dir / "bench-marks.db")
     try:
         for customer, group in by_customer.items():
             decided = decide_customer(group, choices[customer], policy, AS_OF, History())
@@ -295,7 +298,8 @@ def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
     """The same letters rendered as plain PDF and as PDF/A-3b: milliseconds and bytes each."""
     from dataclasses import replace
 
-    from letters.render.renderer import OutputConfig, Renderer
+    from letters.intake.envelope import OutputConfig
+    from letters.render.renderer import Renderer
 
     policy = load_policy(None)
     contents = _sample_letters(work_dir, letters * 2, letters)

@@ -10,7 +10,7 @@ from pathlib import Path
 from addresses.csvio import CsvFileError, Reject, open_csv, row_values
 from addresses.records import SourceRecord
 from letters.errors import InputFileError
-from letters.state.sqlite import SqliteStore, StateStore
+from letters.state.protocol import StateStore
 
 EVENT_RANK = {
     "accepted": 1,
@@ -53,7 +53,7 @@ def _when(text: str) -> str:
     return datetime.fromisoformat(value).isoformat(timespec="seconds")
 
 
-def reconcile(events_path: Path, store: SqliteStore, imported_at: str) -> ReconcileReport:
+def reconcile(events_path: Path, store: StateStore, imported_at: str) -> ReconcileReport:
     """Import events (idempotent); report unknown pieces, duplicates and out-of-order events."""
     report = ReconcileReport()
     try:
@@ -82,7 +82,7 @@ def reconcile(events_path: Path, store: SqliteStore, imported_at: str) -> Reconc
 
 
 def _import_one(
-    store: SqliteStore,
+    store: StateStore,
     values: dict[str, str],
     event: str,
     occurred: str,
@@ -98,16 +98,17 @@ def _import_one(
         return
     details = store.letter_details(letter.piece_id)
     rank = EVENT_RANK[event]
-    for earlier, when, _ in store.events_of(letter.piece_id):
-        other = EVENT_RANK.get(earlier, 0)
+    for earlier in store.events_of(letter.piece_id):
+        other = EVENT_RANK.get(earlier.event, 0)
+        when = earlier.occurred_at
         if (rank > other and occurred < when) or (rank < other and occurred > when):
             report.out_of_order.append(
-                f"{where}: {event} at {occurred} is out of order with {earlier} at {when}"
+                f"{where}: {event} at {occurred} is out of order with {earlier.event} at {when}"
             )
             break
     if not store.add_event(
         letter.piece_id,
-        details.get("article_number", ""),
+        details.article_number if details else "",
         event,
         occurred,
         values.get("detail", "").strip(),
@@ -119,11 +120,10 @@ def _import_one(
         return
     report.imported += 1
     report.batches.setdefault(letter.batch_id, Counter())[event] += 1
-    if event in NEGATIVE and details.get("address"):
+    address = details.address if details else None
+    if event in NEGATIVE and address is not None:
         ref = f"{letter.piece_id}:{event}:{occurred}"
-        if store.add_evidence(
-            letter.customer_id, details["address"], occurred[:10], NEGATIVE[event], ref
-        ):
+        if store.add_evidence(letter.customer_id, address, occurred[:10], NEGATIVE[event], ref):
             report.evidence += 1
 
 
@@ -131,20 +131,18 @@ def evidence_records(store: StateStore) -> list[SourceRecord]:
     """Returned mail from the state as address observations for the engine."""
     return [
         SourceRecord(
-            customer_id=customer,
+            customer_id=item.customer_id,
             source="returned_mail",
-            line1=line1,
-            line2=line2,
-            city=city,
-            state=state,
-            zip=zip_code,
-            country=country or "US",
-            observed_at=date.fromisoformat(observed),
-            status=status,
+            line1=item.address.line1,
+            line2=item.address.line2,
+            city=item.address.city,
+            state=item.address.state,
+            zip=item.address.zip,
+            country=item.address.country or "US",
+            observed_at=date.fromisoformat(item.observed_at),
+            status=item.status,
             file_name="state",
-            line=ident,
+            line=item.evidence_id,
         )
-        for ident, customer, line1, line2, city, state, zip_code, country, observed, status in (
-            store.evidence()
-        )
+        for item in store.evidence()
     ]

@@ -17,7 +17,7 @@ from letters.render.barcodes import (
     s10_number,
     valid_article_number,
 )
-from letters.state.sqlite import StateStore
+from letters.state.protocol import StateStore
 
 ACCOUNTABLE = ("certified", "certified_return_receipt", "registered")
 

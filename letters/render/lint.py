@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
-from letters.render.geometry import WindowProfile
+from letters.intake.envelope import WindowProfile
 from letters.render.renderer import TextRun
 
 _SPACES = re.compile(r"\s+")

@@ -19,8 +19,8 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
 
-from letters.render.geometry import DEFAULT_PROFILE, WindowProfile
-from letters.render.renderer import OutputConfig, RenderedPdf, Renderer
+from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
+from letters.render.renderer import RenderedPdf, Renderer
 
 _WORKER: Renderer | None = None
 IN_PROCESS_BELOW = 8  # fewer letters than this render in the calling process

@@ -15,13 +15,16 @@ import pypdfium2
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.standardize import standardize
 from letters.decide.gates import decide_customer
-from letters.decide.plan import RunRequest, letter_content, load_inputs, resolve_addresses
+from letters.decide.plan import resolve_addresses
 from letters.errors import LettersError, UsageError
 from letters.fsutil import make_private_dir, write_bytes_atomic
 from letters.intake.accounts import account_from_values
 from letters.intake.policy import Policy
+from letters.intake.request import RunRequest
+from letters.intake.sources import load_inputs
 from letters.model import History, LetterSpec
 from letters.render.articles import ACCOUNTABLE, PostalMarks
+from letters.render.content import letter_content
 from letters.render.renderer import Renderer
 
 PREVIEW_ARTICLE = "9400111201080805483016"  # the reference's example: never a real piece
@@ -80,7 +83,8 @@ def preview_account(
     request: RunRequest, account_id: str, out_dir: Path, outlines: bool
 ) -> PreviewFiles:
     """Render the letter one account would get tonight (no history: as if it were the first)."""
-    accounts, records, _rejects = load_inputs(request)
+    inputs = load_inputs(request)
+    accounts, records = inputs.accounts, inputs.records
     target = next((a for a in accounts if a.account_id == account_id), None)
     if target is None:
         raise UsageError(

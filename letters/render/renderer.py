@@ -23,7 +23,8 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from letters.errors import TemplateError
-from letters.render.geometry import DEFAULT_PROFILE, WindowProfile, geometry_css, outline_css
+from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
+from letters.render.geometry import geometry_css, outline_css
 
 STYLESHEET_NAME = "letter.css"
 
@@ -52,14 +53,6 @@ class LocalFileFetcher(URLFetcher):  # type: ignore[misc]
         if not local.is_relative_to(self._root):
             raise ValueError(f"{local} is outside the templates folder")
         return super().fetch(url, headers)
-
-
-@dataclass(frozen=True, slots=True)
-class OutputConfig:
-    """PDF options."""
-
-    pdf_variant: str = ""  # "" or "pdf/a-3b"
-    duplex: bool = False  # pad every piece to an even page count
 
 
 PX_PER_INCH = 96.0  # WeasyPrint lays out in CSS pixels

@@ -1,0 +1,5 @@
+"""`python -m letters.cli`: the same as the `letters` command."""
+
+from letters.cli.app import main
+
+main()

@@ -1,0 +1,161 @@
+"""The batch commands: `run` a batch, `decide` without rendering, list the `batches`."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from letters.cli import output
+from letters.cli.options import (
+    AccountsArgument,
+    AddressConfigOption,
+    AsOfOption,
+    DbOption,
+    JobsOption,
+    PolicyOption,
+    SourcesOption,
+    StateDirOption,
+    TemplatesOption,
+    as_of_date,
+    engine_config,
+)
+from letters.intake.policy import load_policy
+from letters.intake.request import RunRequest
+from letters.ops.batch import run_batch
+from letters.ops.dryrun import decide_accounts
+from letters.ops.status import list_batches
+from letters.render.renderer import default_templates_dir
+
+BatchOutOption = Annotated[
+    Path, typer.Option("--out", help="Folder that receives the batch folder.")
+]
+ResumeOption = Annotated[
+    str | None, typer.Option("--resume", help="Resume this interrupted batch id.")
+]
+ForceOption = Annotated[
+    list[str] | None,
+    typer.Option("--force", help="A piece id whose letter may go again; repeat for each."),
+]
+ForceReasonOption = Annotated[
+    str, typer.Option("--force-reason", help="Why the forced pieces go again (recorded).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print only the summary, as JSON.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="Print only errors.")]
+SealKeyOption = Annotated[
+    Path | None,
+    typer.Option("--seal-key", help="HMAC key file to sign batch.json (else the policy's)."),
+]
+DecideDbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="State to read earlier letters from (default: $LETTERS_DB)."),
+]
+
+
+def run(
+    accounts: AccountsArgument,
+    sources: SourcesOption,
+    out_dir: BatchOutOption,
+    as_of: AsOfOption = None,
+    policy: PolicyOption = None,
+    templates: TemplatesOption = None,
+    address_config: AddressConfigOption = None,
+    jobs: JobsOption = None,
+    db: DbOption = None,
+    resume: ResumeOption = None,
+    force: ForceOption = None,
+    force_reason: ForceReasonOption = "",
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+    seal_key: SealKeyOption = None,
+) -> None:
+    """Run a nightly batch: one PDF per letter plus manifest, rejects, review, summary and log.
+
+    Example: letters run accounts.csv --sources internal.csv --sources third_party.csv --out batches
+    """
+    reporter = output.reporter_for(quiet or json_output)
+    request = _request(
+        accounts, sources, out_dir, as_of, policy, templates, address_config,
+        jobs=jobs, db_path=db, resume=resume, force=tuple(force or ()),
+        force_reason=force_reason, policy_path=policy, seal_key=seal_key,
+    )  # fmt: skip
+    with _sigterm_interrupts():
+        result = run_batch(request, reporter)
+    if json_output:
+        output.print_json(result.summary())
+    elif not quiet:
+        output.print_result(result)
+    raise typer.Exit(int(result.exit_code))
+
+
+def decide(
+    accounts: AccountsArgument,
+    sources: SourcesOption,
+    as_of: AsOfOption = None,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Where to write the decisions (CSV).")
+    ] = Path("decisions.csv"),
+    policy: PolicyOption = None,
+    templates: TemplatesOption = None,
+    address_config: AddressConfigOption = None,
+    db: DecideDbOption = None,
+) -> None:
+    """Dry run: decide every account (stage, template, mail class, or why not) without rendering.
+
+    Example: letters decide accounts.csv --sources internal.csv --db batches/letters.db
+    """
+    request = _request(accounts, sources, out_path.parent, as_of, policy, templates, address_config)
+    rows = decide_accounts(request, db, out_path)
+    output.print_decisions(rows, request.as_of, out_path)
+
+
+def batches(
+    out_dir: StateDirOption = Path("."),
+    db: DbOption = None,
+) -> None:
+    """List the batches in the state, newest first, with their status and counts.
+
+    Example: letters batches --out batches
+    """
+    output.print_batches(list_batches(db, out_dir))
+
+
+def _request(
+    accounts: Path,
+    sources: list[Path],
+    out_dir: Path,
+    as_of: str | None,
+    policy: Path | None,
+    templates: Path | None,
+    address_config: Path | None,
+    **run_options: Any,
+) -> RunRequest:
+    """The request the options describe; each option is checked in the order `run` lists it."""
+    return RunRequest(
+        accounts_path=accounts,
+        source_paths=tuple(sources),
+        out_dir=out_dir,
+        as_of=as_of_date(as_of),
+        policy=load_policy(policy),
+        templates_dir=templates or default_templates_dir(),
+        address_config=engine_config(address_config),
+        **run_options,
+    )
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C: the run stops cleanly, marked interrupted and resumable."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

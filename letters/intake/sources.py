@@ -1,0 +1,34 @@
+"""Read every input of a run in full: the accounts file and the address sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from addresses.csvio import Reject
+from addresses.records import SourceFileError, SourceRecord, read_sources
+from letters.errors import InputFileError, UsageError
+from letters.intake.accounts import read_accounts
+from letters.intake.request import RunRequest
+from letters.model import Account
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """A run's inputs as read: good accounts and address records, and every rejected row."""
+
+    accounts: list[Account]
+    records: list[SourceRecord]
+    rejects: list[Reject]
+
+
+def load_inputs(request: RunRequest) -> Inputs:
+    """Read every input in full; a file-level problem raises before anything is written."""
+    for path in (request.accounts_path, *request.source_paths):
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    accounts_file = read_accounts(request.accounts_path)
+    try:
+        records, source_rejects = read_sources(list(request.source_paths))
+    except SourceFileError as exc:
+        raise InputFileError(str(exc)) from None
+    return Inputs(accounts_file.accounts, records, accounts_file.rejects + source_rejects)

@@ -1,0 +1,65 @@
+"""The dry run: decide every account as a run would, rendering and recording nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from letters.decide.plan import HistoryOf, Notify, plan_batch
+from letters.intake.request import RunRequest
+from letters.intake.sources import load_inputs
+from letters.model import History, Status
+from letters.proof.manifest import ManifestRow, write_manifest
+from letters.proof.reconcile import evidence_records
+from letters.proof.rows import in_input_order, manifest_rows_for_letter, plan_rows
+from letters.render.renderer import Renderer
+from letters.state import configured_db_path, open_store
+
+
+def dry_run(
+    request: RunRequest,
+    history_of: HistoryOf,
+    template_exists: Callable[[str], bool],
+    notify: Notify,
+) -> list[ManifestRow]:
+    """Every account's manifest row as a run would write it, in the accounts file's order."""
+    plan = plan_batch(request, load_inputs(request), notify, history_of, template_exists)
+    rows = plan_rows("dry-run", plan)
+    for letter in plan.letters:
+        rows += manifest_rows_for_letter("dry-run", letter, Status.GENERATED, None, {})
+    return in_input_order(rows)
+
+
+def earlier_state(db: Path | None) -> Path | None:
+    """The state a dry run reads earlier letters from: `--db`, else `$LETTERS_DB`, if it exists.
+
+    Unlike a run, a dry run never falls back to a folder's `letters.db`: without either it decides
+    as if nothing had been sent before.
+    """
+    db_path = configured_db_path(db)
+    return db_path if db_path is not None and db_path.is_file() else None
+
+
+def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> list[ManifestRow]:
+    """Decide every account without rendering, against the earlier letters and returned mail in
+    the state (see `earlier_state`), and write the decisions CSV to `out_path`."""
+    renderer = Renderer(request.templates_dir)
+    renderer.check_templates(request.policy.all_templates())
+    db_path = earlier_state(db)
+    if db_path is None:
+        rows = dry_run(request, lambda _c: History(), renderer.template_exists, lambda _line: None)
+    else:
+        store = open_store(db_path)
+        try:
+            request = replace(request, extra_records=tuple(evidence_records(store)))
+            rows = dry_run(
+                request,
+                lambda customer: store.history(customer, ""),
+                renderer.template_exists,
+                lambda _line: None,
+            )
+        finally:
+            store.close()
+    write_manifest(out_path, rows)
+    return rows

@@ -1,0 +1,160 @@
+"""Finish: manifests, print file, mailing book, rejects, review, summary and the seal.
+
+The state says `complete` only once the seal is written: a kill before that leaves a batch that
+the next run resumes and seals.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from letters import __version__
+from letters.decide.plan import Plan
+from letters.errors import ExitCode, UsageError
+from letters.fsutil import sha256_bytes, sha256_file, write_csv
+from letters.intake.policy import default_policy_text
+from letters.model import Status
+from letters.ops.context import BatchContext
+from letters.ops.start import summary_base
+from letters.proof.mailbook import book_lines, write_book_apart
+from letters.proof.manifest import (
+    REVIEW_COLUMNS,
+    write_manifest,
+    write_manifest_jsonl,
+    write_rejects,
+    write_summary,
+)
+from letters.proof.printfile import print_pieces, write_print_file
+from letters.proof.rows import in_input_order, plan_review_rows
+from letters.proof.seal import read_key, write_seal
+from letters.state.records import DecisionRecord
+
+T = TypeVar("T")
+
+
+class InlineExecutor(Executor):
+    """Runs each submitted call at once in this process (tests and small machines)."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Call `fn` now; its result or exception waits in the returned future."""
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def _helpers(ctx: BatchContext) -> Executor:
+    if ctx.in_process_helpers:
+        return InlineExecutor()
+    # The print file (pypdf) and the mailing book (WeasyPrint) are made side by side, each in
+    # a fresh process that gets only what it needs: both are CPU-bound, the machine has the
+    # cores, and neither adds to this process's memory (a fork would count it twice).
+    return ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+
+
+def finish(ctx: BatchContext, plan: Plan) -> None:
+    """Write every end-of-batch file into the batch folder, then close and seal it."""
+    rows = in_input_order(ctx.rows)
+    result = ctx.result
+    for row in rows:
+        result.counts[row.status] += 1
+        if row.reason_code:
+            result.reasons[row.reason_code] += 1
+    ctx.store.record_decisions(
+        ctx.batch_id,
+        (
+            DecisionRecord(
+                r.account_id,
+                r.customer_id,
+                r.status,
+                r.reason_code,
+                r.reason_detail,
+                r.stage,
+                r.piece_id,
+            )
+            for r in rows
+            if r.status != Status.REJECTED.value
+        ),
+    )
+    batch_dir, policy, request = ctx.batch_dir, ctx.request.policy, ctx.request
+    write_manifest(batch_dir / "manifest.csv", rows)
+    write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
+    mail_date = policy.calendar.mail_date(request.as_of).isoformat()
+    with _helpers(ctx) as helpers:
+        printing = helpers.submit(write_print_file, batch_dir, print_pieces(rows))
+        lines = book_lines(rows, policy)
+        booking = helpers.submit(
+            write_book_apart,
+            batch_dir,
+            ctx.batch_id,
+            lines,
+            policy,
+            request.templates_dir,
+            mail_date,
+        )
+        book = booking.result()  # an error in either is raised here
+        printing.result()
+    if book:
+        ctx.say(f"mailing book: {book} accountable pieces")
+    write_rejects(batch_dir / "rejects.csv", plan.rejects)
+    write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, plan_review_rows(plan))
+    result.exit_code = ExitCode.REJECTED_ROWS if plan.rejects else ExitCode.DONE
+    close(ctx, "complete")
+    ctx.say(
+        f"batch {ctx.batch_id} complete: {result.letters} letters, "
+        + ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
+    )
+
+
+def close(ctx: BatchContext, status: str) -> None:
+    """Write the summary, close the log, seal a complete batch, then record its status."""
+    result = ctx.result
+    result.status = status
+    finished = ctx.stamp()
+    summary = {**summary_base(ctx), **result.summary(), "finished_at": finished}
+    write_summary(result.batch_dir / "summary.json", summary)
+    if ctx.log:
+        ctx.log.write(f"batch {result.batch_id} {status}")
+        ctx.log.close()
+        ctx.log = None
+    if status == "complete":
+        seal(ctx, summary)
+    ctx.store.finish_batch(result.batch_id, status, finished, result.summary())
+
+
+def seal(ctx: BatchContext, summary: dict[str, Any]) -> None:
+    """Write `batch.json` over every file of the batch, signed when a key is configured."""
+    request = ctx.request
+    key_path = request.seal_key or request.policy.seal_key_file
+    try:
+        key = read_key(key_path) if key_path else None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"seal key: {exc}") from None
+    policy_bytes = (
+        request.policy_path.read_bytes() if request.policy_path else default_policy_text().encode()
+    )
+    templates = {
+        p.relative_to(request.templates_dir).as_posix(): sha256_file(p)
+        for p in sorted(request.templates_dir.rglob("*"))
+        if p.is_file()
+    }
+    write_seal(
+        ctx.batch_dir,
+        {
+            "batch_id": ctx.batch_id,
+            "tool_version": __version__,
+            "status": "complete",
+            "as_of": request.as_of.isoformat(),
+            "finished_at": summary["finished_at"],
+            "policy": {"name": request.policy.source_name, "sha256": sha256_bytes(policy_bytes)},
+            "templates": templates,
+            "inputs": summary["inputs"],
+            "counts": summary["counts"],
+            "reasons": summary["reasons"],
+        },
+        key,
+    )

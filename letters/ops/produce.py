@@ -1,0 +1,205 @@
+"""Produce: render each planned letter exactly once, in windows, and commit each in order.
+
+Order of writes for one letter: the state records it `pending`; the PDF is written under a
+temporary name and renamed; the state marks it `rendered`. A kill at any point leaves either no
+PDF or a complete one, and a `pending` record that a resume renders again under the same piece id.
+Letters already `rendered` in any batch are never produced again (`already_sent`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from letters.decide.plan import Plan
+from letters.fsutil import make_private_dir, sha256_bytes, sha256_file, write_bytes_atomic
+from letters.model import LetterSpec, PieceId, Status
+from letters.ops.context import BatchContext
+from letters.proof.rows import manifest_rows_for_letter
+from letters.render.articles import assign_marks
+from letters.render.content import letter_content
+from letters.render.lint import LintSpec, lint_letter, rule_of
+from letters.render.pool import IN_PROCESS_BELOW, BatchRenderer, RenderFailure, RenderJob
+from letters.render.renderer import RenderedPdf
+from letters.state.records import LetterFacts, LetterRecord, PoolExhausted
+
+RENDER_WINDOW = 96  # letters prepared, rendered in parallel, then committed in order
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A reserved letter ready to render: what it needs, and what its result is checked against."""
+
+    letter: LetterSpec
+    known: LetterRecord
+    record: dict[str, str]  # the manifest's letter columns known before rendering
+    lint: LintSpec
+    job: RenderJob
+
+
+class Producer:
+    """The exactly-once loop over one batch's planned letters."""
+
+    def __init__(self, ctx: BatchContext, plan: Plan) -> None:
+        self.ctx = ctx
+        self.plan = plan
+        store = ctx.store
+        self.mine = {r.letter_key: r for r in store.letters_of_batch(ctx.batch_id)}
+        self.sequence = max(
+            [PieceId.parse(r.piece_id).number for r in self.mine.values()]
+            + [store.last_piece_number(ctx.batch_id)]  # held (dropped) pieces' numbers stay spent
+        )
+
+    def run(self) -> None:
+        """Render each planned letter once; skip those already sent; resume those pending."""
+        ctx, letters = self.ctx, self.plan.letters
+        ctx.reporter.stage("render", len(letters))
+        started = time.perf_counter()
+        policy = ctx.request.policy
+        small = len(letters) < IN_PROCESS_BELOW
+        with BatchRenderer(
+            ctx.request.templates_dir, policy.envelope, policy.output, ctx.request.jobs
+        ) as pool:
+            for start in range(0, len(letters), RENDER_WINDOW):
+                window = [self.prepare(letter) for letter in letters[start : start + RENDER_WINDOW]]
+                todo = [item for item in window if item is not None]
+                rendered = pool.render_all((item.job for item in todo), small=small)
+                for item, pdf in zip(todo, rendered, strict=True):
+                    self.finish(item, pdf)
+                    ctx.reporter.advance()
+        ctx.reporter.end_stage()
+        result = ctx.result
+        result.render_seconds = time.perf_counter() - started
+        ctx.say(f"letters: {result.letters} ({result.letters - result.reused} rendered now)")
+
+    def _settle(
+        self,
+        letter: LetterSpec,
+        status: Status,
+        reason: tuple[str, str] | None,
+        record: dict[str, str],
+    ) -> None:
+        self.ctx.rows += manifest_rows_for_letter(self.ctx.batch_id, letter, status, reason, record)
+
+    def _reserve(self, letter: LetterSpec) -> LetterRecord:
+        ctx = self.ctx
+        self.sequence += 1
+        known = LetterRecord(
+            letter.key.text,
+            PieceId(ctx.batch_id, self.sequence).text,
+            ctx.batch_id,
+            letter.customer_id,
+            letter.stage.name,
+            letter.key.cycle,
+            "pending",
+            None,
+            None,
+            None,
+        )
+        facts = LetterFacts(
+            letter.mail_date.isoformat(),
+            letter.kind,
+            letter.recipient.role,
+            letter.recipient.address,
+        )
+        account_ids = [d.account.account_id for d in letter.decisions]
+        ctx.store.reserve_letter(known, account_ids, ctx.stamp(), facts, self.sequence)
+        return known
+
+    def prepare(self, letter: LetterSpec) -> Prepared | None:
+        """Reserve the letter and build what its render needs; None when it is settled already."""
+        ctx, store = self.ctx, self.ctx.store
+        known = self.mine.get(letter.key.text) or store.letter(letter.key.text)
+        if known is not None and known.batch_id != ctx.batch_id and known.status == "rendered":
+            # the decisions saw no such letter: it was recorded since (a safety net)
+            detail = f"piece {known.piece_id} in batch {known.batch_id}"
+            self._settle(letter, Status.SUPPRESSED, ("already_sent", detail), {})
+            ctx.reporter.advance()
+            return None
+        if known is not None and known.batch_id != ctx.batch_id:  # pending in a dead batch
+            store.release_letter(known.letter_key)
+            known = None
+        if known is None:
+            known = self._reserve(letter)
+        policy = ctx.request.policy
+        pdf_path = ctx.pdf_dir / f"{known.piece_id}.pdf"
+        address = letter.recipient.address
+        assert address is not None
+        version = ctx.renderer.template_version(letter.template)
+        try:
+            marks = assign_marks(
+                store,
+                known.piece_id,
+                letter.mail_class,
+                "" if address.is_foreign else address.zip,
+                policy.articles,
+                policy.imb,
+                ctx.stamp(),
+            )
+        except PoolExhausted as exc:
+            store.drop_pending(known.piece_id)
+            reason = ("article_pool_empty", str(exc))
+            self._settle(letter, Status.HELD, reason, {"template_version": version})
+            ctx.reporter.advance()
+            return None
+        record = {
+            "piece_id": known.piece_id,
+            "template_version": version,
+            "article_number": marks.article_number,
+        }
+        if (
+            known.status == "rendered"
+            and pdf_path.is_file()
+            and sha256_file(pdf_path) == known.pdf_sha256
+        ):
+            ctx.result.reused += 1
+            record |= {
+                "pdf_path": str(pdf_path.relative_to(ctx.batch_dir)),
+                "pdf_sha256": known.pdf_sha256 or "",
+                "pages": str(known.pages),
+            }
+            self._release(letter, record)
+            ctx.reporter.advance()
+            return None
+        choice = self.plan.choices[letter.customer_id]
+        content = letter_content(known.piece_id, policy, letter, choice, marks)
+        job = RenderJob(letter.template, content.context, known.piece_id)
+        return Prepared(letter, known, record, content.lint, job)
+
+    def _release(self, letter: LetterSpec, record: dict[str, str]) -> None:
+        self._settle(letter, Status.GENERATED, None, record)
+        self.ctx.result.letters += 1
+        self.ctx.result.pages += int(record["pages"])
+
+    def finish(self, item: Prepared, pdf: RenderedPdf | RenderFailure) -> None:
+        """Lint, write and commit a rendered letter, or hold it (`lint:<rule>`, `render_error`)."""
+        ctx, store = self.ctx, self.ctx.store
+        piece_id = item.known.piece_id
+        if isinstance(pdf, RenderFailure):
+            store.drop_pending(piece_id)
+            self._settle(item.letter, Status.HELD, ("render_error", pdf.reason), {})
+            ctx.note(f"held {piece_id}: render_error")
+            return
+        digest = sha256_bytes(pdf.data)
+        record = {**item.record, "pdf_sha256": digest, "pages": str(pdf.pages)}
+        failures = lint_letter(pdf.runs, item.lint, ctx.request.policy.envelope)
+        if failures:
+            held_dir = make_private_dir(ctx.batch_dir / "held")
+            write_bytes_atomic(held_dir / f"{piece_id}.pdf", pdf.data)
+            store.drop_pending(piece_id)
+            rule = rule_of(failures[0])
+            ctx.note(f"held {piece_id}: {rule}")
+            reason = (f"lint:{rule}", " | ".join(failures))
+            self._settle(item.letter, Status.HELD, reason, {**record, "piece_id": ""})
+            return
+        pdf_path = ctx.pdf_dir / f"{piece_id}.pdf"
+        relative = str(pdf_path.relative_to(ctx.batch_dir))
+        write_bytes_atomic(pdf_path, pdf.data)
+        store.complete_letter(piece_id, relative, digest, pdf.pages)
+        ctx.note(f"rendered {piece_id} ({pdf.pages} pages)")
+        self._release(item.letter, {**record, "pdf_path": relative})
+
+
+def produce(ctx: BatchContext, plan: Plan) -> None:
+    """Render every planned letter of the batch exactly once; add its rows to the context."""
+    Producer(ctx, plan).run()

@@ -1,0 +1,118 @@
+"""What the state says to an operator, and what it takes in: the batches and their status, a
+debtor's history, and tracking events to reconcile.
+
+Every function finds the state as a run does (`--db`, else `$LETTERS_DB`, else `OUT/letters.db`)
+and refuses to create one: these commands only make sense on a state that runs have written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from letters.errors import UsageError
+from letters.proof.reconcile import ReconcileReport, reconcile
+from letters.state import db_path_for, open_store
+from letters.state.lock import pid_alive
+from letters.state.protocol import StateStore
+from letters.state.records import BatchRecord, TimelineEntry
+
+INTERRUPTED_UNFINISHED = "interrupted (not finished)"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatus:
+    """One batch as an operator sees it: `status` says `interrupted (not finished)` for a run
+    recorded as running whose process is gone."""
+
+    batch_id: str
+    as_of: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    letters: int | None
+    outcomes: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchListing:
+    """Every batch in a state, newest first."""
+
+    db_path: Path
+    batches: list[BatchStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorHistory:
+    """Every letter, decision and event for one debtor, newest first."""
+
+    customer_id: str
+    entries: list[TimelineEntry]
+
+
+def existing_db_path(db: Path | None, out_dir: Path) -> Path:
+    """The state database a command reads; it must exist already."""
+    db_path = db_path_for(db, out_dir)
+    if not db_path.is_file():
+        raise UsageError(f"{db_path}: no state database here")
+    return db_path
+
+
+@contextmanager
+def _opened(db_path: Path) -> Iterator[StateStore]:
+    store = open_store(db_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def batch_status(record: BatchRecord) -> BatchStatus:
+    """A batch's status: a run still marked running whose process is gone was interrupted."""
+    status = record.status
+    if status == "running" and not pid_alive(record.pid, record.host):
+        status = INTERRUPTED_UNFINISHED
+    return BatchStatus(
+        batch_id=record.batch_id,
+        as_of=record.as_of,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        status=status,
+        letters=record.counts.get("letters"),
+        outcomes=dict(record.counts.get("counts", {})),
+    )
+
+
+def list_batches(db: Path | None, out_dir: Path) -> BatchListing:
+    """Every batch in the state, newest first, with its status and counts."""
+    db_path = existing_db_path(db, out_dir)
+    with _opened(db_path) as store:
+        records = store.batches()
+    return BatchListing(db_path, [batch_status(record) for record in records])
+
+
+def debtor_history(identifier: str, db: Path | None, out_dir: Path) -> DebtorHistory:
+    """The history of the debtor a customer_id or account_id names."""
+    db_path = existing_db_path(db, out_dir)
+    with _opened(db_path) as store:
+        customer = store.customer_of(identifier)
+        if customer is None:
+            raise UsageError(f"{identifier}: no such customer or account in {db_path}")
+        return DebtorHistory(customer, store.timeline(customer))
+
+
+def import_events(
+    events_path: Path,
+    db: Path | None,
+    out_dir: Path,
+    now: Callable[[], datetime] = datetime.now,
+) -> ReconcileReport:
+    """Import a tracking and return events file into the state (see `letters.proof.reconcile`)."""
+    db_path = existing_db_path(db, out_dir)
+    if not events_path.is_file():
+        raise UsageError(f"{events_path}: no such file")
+    with _opened(db_path) as store:
+        return reconcile(events_path, store, now().isoformat(timespec="seconds"))

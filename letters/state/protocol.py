@@ -1,0 +1,168 @@
+"""`StateStore`: everything the pipeline and the CLI ask of the state.
+
+`SqliteStore` is its one implementation today; a server database is added by writing one class
+that satisfies this protocol and returning it from `letters.state.open_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from addresses.model import PostalAddress
+from letters.model import History
+from letters.state.records import (
+    AddressEvidence,
+    BatchRecord,
+    DecisionRecord,
+    LetterDetails,
+    LetterFacts,
+    LetterRecord,
+    TimelineEntry,
+    TrackingEvent,
+)
+
+
+class StateStore(Protocol):
+    """What the pipeline and the CLI need from the state; every write is its own transaction."""
+
+    # batches
+    def begin_batch(self, batch: BatchRecord) -> None:
+        """Record a batch as running (or running again, on resume)."""
+        ...
+
+    def finish_batch(
+        self, batch_id: str, status: str, finished_at: str, counts: dict[str, Any]
+    ) -> None:
+        """Mark a batch complete, interrupted or failed, with its counts."""
+        ...
+
+    def batch(self, batch_id: str) -> BatchRecord | None:
+        """One batch, or None."""
+        ...
+
+    def batches(self) -> list[BatchRecord]:
+        """Every batch, newest first."""
+        ...
+
+    # letters
+    def letter(self, letter_key: str) -> LetterRecord | None:
+        """The letter recorded under a key, or None."""
+        ...
+
+    def letter_by_piece(self, piece_id: str) -> LetterRecord | None:
+        """The letter with a piece id, or None."""
+        ...
+
+    def letter_by_article(self, article_number: str) -> LetterRecord | None:
+        """The letter with an article number, or None."""
+        ...
+
+    def letters_of_batch(self, batch_id: str) -> list[LetterRecord]:
+        """Every letter recorded in a batch, by piece id."""
+        ...
+
+    def letter_details(self, piece_id: str) -> LetterDetails | None:
+        """What else the state knows of a piece (article number, mail date, kind, address)."""
+        ...
+
+    def reserve_letter(
+        self,
+        record: LetterRecord,
+        account_ids: Sequence[str],
+        created_at: str,
+        facts: LetterFacts,
+        sequence: int = 0,
+    ) -> None:
+        """Record a letter as pending before its PDF is written; its key must be new."""
+        ...
+
+    def last_piece_number(self, batch_id: str) -> int:
+        """The highest piece number a batch has handed out (0 for none)."""
+        ...
+
+    def complete_letter(self, piece_id: str, pdf_path: str, pdf_sha256: str, pages: int) -> None:
+        """Mark a pending letter rendered, once its PDF is in place under its real name."""
+        ...
+
+    def drop_pending(self, piece_id: str) -> None:
+        """Forget a pending letter that will not be released (it failed its checks)."""
+        ...
+
+    def release_letter(self, letter_key: str) -> None:
+        """Forget a letter's key so it may be produced again (only `--force` does this)."""
+        ...
+
+    def history(self, customer_id: str, exclude_batch_id: str) -> History:
+        """What earlier batches sent this debtor: keys, last mail date, a validation notice."""
+        ...
+
+    def record_force(
+        self, batch_id: str, piece_id: str, letter_key: str, operator: str, reason: str, at: str
+    ) -> None:
+        """Keep a record of who forced which piece to be produced again, and why."""
+        ...
+
+    def record_decisions(self, batch_id: str, decisions: Iterable[DecisionRecord]) -> None:
+        """Store every account's outcome in a batch, replacing what the batch stored before."""
+        ...
+
+    # postal numbers
+    def load_pool(self, pool: str, numbers: Sequence[str]) -> int:
+        """Add numbers to a pool in the given order and say how many were new."""
+        ...
+
+    def assign_article(
+        self,
+        piece_id: str,
+        pool: str,
+        make: Callable[[int], str] | None,
+        first: int,
+        last: int,
+        at: str,
+    ) -> str:
+        """The piece's article number: the one it has, else the next unused one of the pool."""
+        ...
+
+    def assign_imb_serial(self, piece_id: str, name: str, modulus: int) -> int:
+        """The piece's Intelligent Mail serial: the one it has, else the next of the counter."""
+        ...
+
+    # tracking and evidence
+    def events_of(self, piece_id: str) -> list[TrackingEvent]:
+        """The events of a piece, oldest first."""
+        ...
+
+    def add_event(
+        self,
+        piece_id: str,
+        article_number: str,
+        event: str,
+        occurred_at: str,
+        detail: str,
+        imported_at: str,
+    ) -> bool:
+        """Record an event once; False when the same event was imported before."""
+        ...
+
+    def add_evidence(
+        self, customer_id: str, address: PostalAddress, observed_at: str, status: str, ref: str
+    ) -> bool:
+        """Record returned mail against an address once (keyed by `ref`)."""
+        ...
+
+    def evidence(self) -> list[AddressEvidence]:
+        """Every returned-mail record, in the order it was recorded."""
+        ...
+
+    def customer_of(self, identifier: str) -> str | None:
+        """The customer_id a customer or account id belongs to, from letters and decisions."""
+        ...
+
+    def timeline(self, customer_id: str) -> list[TimelineEntry]:
+        """Every letter, decision, event and address evidence for a debtor, newest first."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the database."""
+        ...

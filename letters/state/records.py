@@ -1,0 +1,125 @@
+"""What the state holds, as typed records, and the errors it raises.
+
+These are the values every `StateStore` takes and returns, whatever database is behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from addresses.model import PostalAddress
+from letters.errors import ExitCode, LettersError
+
+
+class PoolExhausted(LettersError):
+    """No unused article number is left in a pool."""
+
+    exit_code = ExitCode.FATAL
+
+
+class LockedError(LettersError):
+    """Another run holds the lock on the state."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class StateError(LettersError):
+    """The state cannot be opened or does not hold what was asked for."""
+
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class LetterRecord:
+    """One letter as the state knows it."""
+
+    letter_key: str
+    piece_id: str
+    batch_id: str
+    customer_id: str
+    stage: str
+    cycle: str
+    status: str
+    pdf_path: str | None
+    pdf_sha256: str | None
+    pages: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LetterFacts:
+    """What later decisions need to know of a letter."""
+
+    mail_date: str
+    kind: str
+    recipient_role: str
+    address: PostalAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LetterDetails:
+    """What else the state knows of a piece beyond its `LetterRecord`."""
+
+    article_number: str
+    mail_date: str
+    kind: str
+    recipient_role: str
+    address: PostalAddress | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """One batch as the state knows it."""
+
+    batch_id: str
+    as_of: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    batch_dir: str
+    request: dict[str, Any]
+    pid: int | None
+    host: str | None
+    counts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One account's outcome in a batch, as the state keeps it."""
+
+    account_id: str
+    customer_id: str
+    status: str
+    reason_code: str
+    reason_detail: str
+    stage: str
+    piece_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """One tracking or return event of a piece."""
+
+    event: str
+    occurred_at: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddressEvidence:
+    """Returned mail recorded against the address a piece was sent to."""
+
+    evidence_id: int
+    customer_id: str
+    address: PostalAddress
+    observed_at: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of a debtor's history: a letter, a decision, an event or address evidence."""
+
+    when: str
+    what: str
+    detail: str

@@ -1,0 +1,128 @@
+"""The SQLite schema: its migrations, applied in order and counted by `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from letters.state.base import transaction
+from letters.state.records import StateError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        as_of TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
+        batch_dir TEXT NOT NULL,
+        request_json TEXT NOT NULL,
+        pid INTEGER,
+        host TEXT,
+        counts_json TEXT
+    );
+    CREATE TABLE letters (
+        letter_key TEXT PRIMARY KEY,
+        piece_id TEXT NOT NULL UNIQUE,
+        batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+        customer_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        cycle TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'rendered')),
+        article_number TEXT,
+        pdf_path TEXT,
+        pdf_sha256 TEXT,
+        pages INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX letters_customer ON letters(customer_id);
+    CREATE INDEX letters_batch ON letters(batch_id);
+    CREATE TABLE letter_accounts (
+        piece_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        PRIMARY KEY (piece_id, account_id)
+    );
+    CREATE TABLE decisions (
+        batch_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason_code TEXT NOT NULL,
+        reason_detail TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        piece_id TEXT NOT NULL,
+        PRIMARY KEY (batch_id, account_id)
+    );
+    CREATE INDEX decisions_customer ON decisions(customer_id);
+    CREATE TABLE forced (
+        id INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        forced_piece_id TEXT NOT NULL,
+        letter_key TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE address_evidence (
+        id INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        line1 TEXT NOT NULL, line2 TEXT NOT NULL, city TEXT NOT NULL, state TEXT NOT NULL,
+        zip TEXT NOT NULL, country TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        ref TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE article_pool (
+        article_number TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('free', 'used')),
+        piece_id TEXT,
+        used_at TEXT
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        piece_id TEXT,
+        article_number TEXT,
+        event TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        UNIQUE (piece_id, article_number, event, occurred_at)
+    );
+    """,
+    # 2: what the decisions need to know of earlier letters
+    """
+    ALTER TABLE letters ADD COLUMN mail_date TEXT;
+    ALTER TABLE letters ADD COLUMN kind TEXT;
+    ALTER TABLE letters ADD COLUMN recipient_role TEXT
+    """,
+    # 3: where accountable-mail numbers come from, and barcode serials
+    """
+    ALTER TABLE article_pool ADD COLUMN pool TEXT;
+    ALTER TABLE article_pool ADD COLUMN ordinal INTEGER;
+    CREATE INDEX article_pool_free ON article_pool(pool, state, ordinal);
+    ALTER TABLE letters ADD COLUMN imb_serial INTEGER;
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
+    """,
+    # 4: the address each piece was sent to (returned mail becomes evidence against it)
+    """
+    ALTER TABLE letters ADD COLUMN address_json TEXT;
+    CREATE INDEX letters_article ON letters(article_number);
+    CREATE INDEX evidence_customer ON address_evidence(customer_id)
+    """,
+)
+
+
+def migrate(db: sqlite3.Connection, db_path: Path) -> None:
+    """Bring a database up to the newest schema, one migration per transaction."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StateError(f"{db_path}: made by a newer letters (schema {version})")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        with transaction(db):
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
