@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from addresses.config import EngineConfig
 from addresses.csvio import CsvFileError, Reject, open_csv, row_values
 from addresses.engine import address_key, build_candidates, group_records, resolve_all
 from addresses.files import write_csv
+from addresses.hygiene import spreadsheet_safe_rows
 from addresses.merge import merge_groups
 from addresses.model import AddressChoice
 from addresses.records import SourceRecord, read_sources
@@ -34,6 +36,17 @@ def resolved_row(choice: AddressChoice) -> list[str]:
         a.zip if a else "", a.country if a else "", ";".join(choice.sources),
         f"{choice.runner_up_confidence:.3f}", " | ".join(choice.reasons),
     ]  # fmt: skip
+
+
+_QUOTED = re.compile(r"""\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+def reject_line(reject: Reject) -> str:
+    """A rejected row as `file:line: field: reason`, without the row's values (personal data):
+    the reason is cut before its first `: ` and any quoted value is left out."""
+    reason = _QUOTED.sub("", reject.reason.split(": ", 1)[0]).strip() or "unusable"
+    where = f"{reject.file_name}:{reject.line}"
+    return f"{where}: {reject.field}: {reason}" if reject.field else f"{where}: {reason}"
 
 
 @dataclass(slots=True)
@@ -65,7 +78,7 @@ def resolve_files(
             summary.flagged.extend(choice.flagged)
             yield resolved_row(choice)
 
-    write_csv(out_path, RESOLVED_COLUMNS, rows())
+    write_csv(out_path, RESOLVED_COLUMNS, spreadsheet_safe_rows(rows()))
     return summary
 
 
@@ -183,7 +196,7 @@ def dedupe_file(input_path: Path, out_path: Path, columns: DedupeColumns) -> Ded
         if maybe:
             parts = [maybe.line1, maybe.line2, maybe.city, maybe.state, maybe.zip]
         out_rows.append([ids[i], cluster_of[i], *parts, problems[i]])
-    write_csv(out_path, DEDUPE_COLUMNS, out_rows)
+    write_csv(out_path, DEDUPE_COLUMNS, spreadsheet_safe_rows(out_rows))
     summary.rows, summary.clusters = len(forms), len(groups)
     summary.ids, summary.cluster_of = ids, cluster_of
     return summary

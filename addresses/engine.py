@@ -58,8 +58,8 @@ def resolve_person(
         if r.observed_at <= as_of
     ]
     choice = choose(customer_id, build_candidates(observations, config, as_of), config)
-    flagged = tuple(
-        f"{o.ref}: " + "; ".join(f"{c.name}: {c.detail}" for c in o.standardized.hard_failures)
+    flagged = tuple(  # where and which checks, never the address itself (personal data)
+        f"{o.ref}: " + ", ".join(c.name for c in o.standardized.hard_failures)
         for o in observations
         if o.standardized.hard_failures
     )

@@ -62,6 +62,10 @@ class PostalAddress:
         """True for an address outside the United States."""
         return self.country not in ("US", "USA", "")
 
+    def fields(self) -> tuple[str, str, str, str, str, str]:
+        """The six fields in column order: line1, line2, city, state, zip, country."""
+        return self.line1, self.line2, self.city, self.state, self.zip, self.country
+
     def lines(self) -> list[str]:
         """The lines below the recipient's name, top to bottom, in Pub 28 order.
 

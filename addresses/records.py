@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from addresses.csvio import CsvFileError, CsvTable, Reject, RowError, open_csv, row_values
+from addresses.csvio import (
+    CsvFileError,
+    CsvTable,
+    Reject,
+    RowError,
+    missing_columns_message,
+    open_csv,
+    row_values,
+)
+from addresses.hygiene import clean_text
 
 REQUIRED_COLUMNS = ("customer_id", "line1", "city", "state", "zip", "observed_at")
 OPTIONAL_COLUMNS = ("source", "line2", "country", "status")
@@ -15,6 +24,9 @@ COLUMNS = ("customer_id", "source", "line1", "line2", "city", "state", "zip", "c
            "observed_at", "status")  # fmt: skip
 KNOWN_STATUSES = frozenset({"", "returned", "moved", "verified_by_customer", "undeliverable"})
 MAX_FIELD_CHARS = 200
+# Printed on envelopes: control and bidirectional characters reject the row, line breaks become
+# spaces and zero-width characters go (see `addresses.hygiene.clean_text`).
+PRINTED_COLUMNS = frozenset({"line1", "line2", "city"})
 
 
 class SourceFileError(ValueError):
@@ -51,7 +63,10 @@ def _shared(text: str) -> str:
 
 
 def _field(values: dict[str, str], name: str) -> str:
-    value = " ".join(values.get(name, "").split())
+    value = values.get(name, "")
+    if name in PRINTED_COLUMNS:
+        value = clean_text(value, name)
+    value = " ".join(value.split())
     if len(value) > MAX_FIELD_CHARS:
         raise RowError(name, f"longer than {MAX_FIELD_CHARS} characters")
     return value
@@ -98,7 +113,7 @@ def _open_source(source_path: Path) -> CsvTable:
         raise SourceFileError(str(exc)) from None
     missing = [column for column in REQUIRED_COLUMNS if column not in table.header]
     if missing:
-        raise SourceFileError(f"{table.name}:1: missing required column(s): {', '.join(missing)}")
+        raise SourceFileError(missing_columns_message(table.name, table.header, missing))
     return table
 
 

@@ -99,10 +99,19 @@ def _vote(values: Sequence[tuple[str, float]]) -> str:
     return max(sorted(totals), key=lambda v: (round(totals[v], 9), len(v)))
 
 
+def _plausible(form: Standardized) -> bool:
+    return all(check.name != "characters" for check in form.hard_failures)
+
+
 def representative(observations: Sequence[Observation], config: EngineConfig) -> Standardized:
     """The best form of a merged group: each part voted by source trust, then re-standardized."""
     pool = [o for o in observations if not o.negative] or list(observations)
-    forms = [(o.standardized, config.trust(o.source).weight) for o in pool]
+    # A report whose text no address has (`=1+1 Main`) never votes: its cleaned-up parts would
+    # compose a valid-looking address. Only such reports: the best of them, still failing.
+    plausible = [o for o in pool if _plausible(o.standardized)]
+    if not plausible:
+        return max(pool, key=lambda o: config.trust(o.source).weight).standardized
+    forms = [(o.standardized, config.trust(o.source).weight) for o in plausible]
     first = max(forms, key=lambda f: (f[0].validity, f[1], f[0].line1, f[0].zip))[0]
     if first.is_foreign or first.parse in ("po_box", "military") or not first.parts.number:
         votes = [(f"{s.line1}|{s.line2}|{s.city}|{s.zip}", w) for s, w in forms]
@@ -252,12 +261,12 @@ def choose(
     if best.confidence < config.select_threshold:
         return outcome(
             ChoiceStatus.REVIEW,
-            f"low_confidence: best is {best.confidence:.2f}, below {config.select_threshold:.2f}",
+            f"low_confidence: best is {best.confidence:.3f}, below {config.select_threshold:.3f}",
         )
     if best.confidence - runner < config.min_margin:
         return outcome(
             ChoiceStatus.REVIEW,
-            f"ambiguous: {len(usable)} addresses, best {best.confidence:.2f} vs {runner:.2f}",
+            f"ambiguous: {len(usable)} addresses, best {best.confidence:.3f} vs {runner:.3f}",
         )
     return outcome(
         ChoiceStatus.SELECTED,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import usaddress
 from rapidfuzz import fuzz
@@ -22,6 +22,7 @@ from scourgify.address_constants import (
     STREET_TYPE_ABBREVIATIONS,
 )
 
+from addresses.hygiene import address_characters
 from addresses.model import PostalAddress
 from addresses.ziptable import city_key, zip_table
 
@@ -73,7 +74,9 @@ COMMON_SUFFIXES = frozenset(
     ]
 )
 # Checks whose failure means the address must not be mailed without a person looking at it.
-HARD_CHECKS = frozenset({"parse", "state_code", "zip_format", "zip_known", "zip_state"})
+HARD_CHECKS = frozenset(
+    {"parse", "state_code", "zip_format", "zip_known", "zip_state", "characters"}
+)
 
 _PUNCT = re.compile(r"[^A-Z0-9/#\- ]+")
 _NUMBER = re.compile(r"^\d+[A-Z]?$|^\d+-\d+[A-Z]?$|^[A-Z]?\d+$")
@@ -402,10 +405,15 @@ def standardize(
     City and state come from the given fields, else from the address text itself, else from the
     defaults; only then is a missing city filled from the ZIP table.
     """
+    characters = Check(
+        "characters", *address_characters({"line1": line1, "line2": line2, "city": city})
+    )
     country_name = _country(country)
     if country_name != "US":
-        return _foreign(line1, line2, city, state, zip_code, country_name)
+        form = _foreign(line1, line2, city, state, zip_code, country_name)
+        return replace(form, checks=(*form.checks, characters))
     parts, method, extra, place, checks = _street(line1, line2)
+    checks.append(characters)
     city = city or place.get("PlaceName", "") or default_city
     state_code, state_check = _state(state or place.get("StateName", "") or default_state)
     zip5, zip4, zip_checks = _zip_checks(zip_code or place.get("ZipCode", ""), state_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -38,3 +39,21 @@ class TemplateError(LettersError):
     """A letter template is missing or broken."""
 
     exit_code = ExitCode.FATAL
+
+
+class FileSystemError(LettersError):
+    """A file or folder cannot be created or written (read-only, disk full, no permission)."""
+
+    exit_code = ExitCode.FATAL
+
+
+def os_error_text(exc: OSError) -> str:
+    """The system's words for an `OSError`, e.g. `No space left on device`."""
+    return exc.strerror or exc.__class__.__name__
+
+
+def not_a_file(path: Path) -> str:
+    """Why an input path that should be a file is not: missing, or a folder."""
+    if path.is_dir():
+        return f"{path}: is a folder, not a file (give a CSV file)"
+    return f"{path}: no such file"

@@ -59,3 +59,46 @@ def test_a_crashing_or_hanging_worker_fails_only_its_letter(
     assert kinds == ["RenderedPdf", "RenderFailure", "RenderedPdf", "RenderFailure", "RenderedPdf"]
     failures = [r for r in results if isinstance(r, RenderFailure)]
     assert all(f.reason.startswith("render_error") for f in failures)
+
+
+def _greedy_render(job: RenderJob) -> RenderedPdf:
+    if job.identifier == "GREEDY":
+        bytearray(1 << 30)  # a template that wants a gigabyte, as `{{ 'A' * 10**9 }}` would
+    return _real_render(job)
+
+
+def test_a_crashed_worker_is_noticed_at_once_not_at_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batchrender, "_render", _flaky_render)
+    good = _jobs()[0]
+    jobs = [good, RenderJob(good.template, good.context, "CRASH"), good]
+    started = time.monotonic()
+    with BatchRenderer(default_templates_dir(), jobs=2, timeout=60) as pool:
+        results = list(pool.render_all(jobs))
+    assert time.monotonic() - started < 20  # warm-up included; the timeout would be 60 s
+    assert [type(r).__name__ for r in results] == ["RenderedPdf", "RenderFailure", "RenderedPdf"]
+    crash = results[1]
+    assert isinstance(crash, RenderFailure)
+    assert crash.reason == "render_error: the render worker died (exit code 1)"
+
+
+def test_every_render_has_a_memory_and_a_time_limit_even_a_small_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batchrender, "_render", _flaky_render)
+    good = _jobs()[0]
+    jobs = [RenderJob(good.template, good.context, "HANG"), good]
+    with BatchRenderer(default_templates_dir(), jobs=2, timeout=1) as pool:
+        results = list(pool.render_all(jobs, small=True))  # a tiny batch: one worker, same limits
+    assert [type(r).__name__ for r in results] == ["RenderFailure", "RenderedPdf"]
+    assert isinstance(results[0], RenderFailure)
+    assert results[0].reason == "render_error: no result within 1s"
+
+    monkeypatch.setattr(batchrender, "_render", _greedy_render)
+    jobs = [RenderJob(good.template, good.context, "GREEDY"), good]
+    with BatchRenderer(default_templates_dir(), jobs=1, memory_mb=256) as pool:
+        results = list(pool.render_all(jobs, small=True))
+    assert isinstance(results[0], RenderFailure)
+    assert results[0].reason == "render_error: MemoryError: "
+    assert isinstance(results[1], RenderedPdf)  # the worker goes on

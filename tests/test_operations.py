@@ -66,8 +66,8 @@ def _start(command: Sequence[str]) -> subprocess.Popen[str]:
 def _wait_for_orphans(process: subprocess.Popen[str]) -> None:
     """Wait until every process of a killed run's group is gone.
 
-    Render workers are forked and so share the run's lock file; after a kill -9 of the run
-    alone they finish their letter, see the run gone, and exit, and only then is the lock free.
+    Render workers die with the run (parent-death signal) and never hold its lock; this only
+    makes sure none is left (`tests/test_signals.py` holds them to two seconds).
     """
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -45,7 +45,9 @@ def test_fonts_are_embedded(renderer: Renderer) -> None:
 def test_undefined_variable_names_the_template(renderer: Renderer) -> None:
     context = _context()
     del context["total_due"]
-    with pytest.raises(TemplateError, match=r"reminder\.html: template error: 'total_due'"):
+    with pytest.raises(
+        TemplateError, match=r"^reminder\.html:6: template error: 'total_due' is undefined$"
+    ):
         renderer.render_html("reminder.html", context)
 
 

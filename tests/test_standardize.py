@@ -74,8 +74,8 @@ def test_impossible_addresses_fail_a_hard_check(raw: tuple[str, ...], failed: st
 def test_every_check_is_recorded() -> None:
     names = [c.name for c in standardize("123 Main St", "", "Chicago", "IL", "60614").checks]
     assert names == [
-        "parse", "state_code", "zip_format", "zip_known", "zip_state", "city_matches_zip",
-        "line_length",
+        "parse", "characters", "state_code", "zip_format", "zip_known", "zip_state",
+        "city_matches_zip", "line_length",
     ]  # fmt: skip
 
 

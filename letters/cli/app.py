@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
-from letters.cli import addresses, batch, proof, workspace
+from letters.cli import addresses, batch, proof, state, workspace
 from letters.cli.output import print_error
 from letters.errors import InputFileError, LettersError
 
@@ -55,6 +55,13 @@ addresses_app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(addresses_app, name="addresses")
+state_app = typer.Typer(
+    cls=LettersGroup,
+    help="Look after the state database: rebuild it from the sealed batch folders.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(state_app, name="state")
 
 
 # The commands, in the order `letters --help` lists them.
@@ -71,6 +78,7 @@ app.command()(workspace.bench)
 addresses_app.command()(addresses.resolve)
 addresses_app.command()(addresses.explain)
 addresses_app.command()(addresses.dedupe)
+state_app.command()(state.rebuild)
 
 
 def main() -> None:

@@ -24,9 +24,10 @@ from letters.cli.options import (
     as_of_date,
     engine_config,
 )
+from letters.errors import ExitCode
 from letters.intake.policy import load_policy
 from letters.intake.request import RunRequest
-from letters.ops.batch import run_batch
+from letters.ops.batch import Interrupted, run_batch
 from letters.ops.dryrun import decide_accounts
 from letters.ops.status import list_batches
 from letters.render.renderer import default_templates_dir
@@ -109,8 +110,10 @@ def decide(
     Example: letters decide accounts.csv --sources internal.csv --db batches/letters.db
     """
     request = _request(accounts, sources, out_path.parent, as_of, policy, templates, address_config)
-    rows = decide_accounts(request, db, out_path)
-    output.print_decisions(rows, request.as_of, out_path)
+    result = decide_accounts(request, db, out_path)
+    output.print_decisions(result.rows, request.as_of, out_path)
+    output.print_rejected_rows(result.rejects)
+    raise typer.Exit(int(ExitCode.REJECTED_ROWS if result.rejects else ExitCode.DONE))
 
 
 def batches(
@@ -149,7 +152,10 @@ def _request(
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C: the run stops cleanly, marked interrupted and resumable."""
+    """Treat SIGTERM like Ctrl-C: the run stops cleanly, marked interrupted and resumable.
+
+    A stop before the batch began (reading the inputs, checking the templates) is exit 5 too.
+    """
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -157,5 +163,7 @@ def _sigterm_interrupts() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; no letter was rendered") from None
     finally:
         signal.signal(signal.SIGTERM, previous)

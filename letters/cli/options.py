@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from addresses.config import ConfigError, EngineConfig, load_config
-from letters.errors import UsageError
-from letters.proof.seal import read_key
+from letters.errors import UsageError, not_a_file
 
 AddressConfigOption = Annotated[
     Path | None,
@@ -67,15 +66,5 @@ def existing_files(paths: list[Path]) -> list[Path]:
     """The given input files, each of which must exist."""
     for path in paths:
         if not path.is_file():
-            raise UsageError(f"{path}: no such file")
+            raise UsageError(not_a_file(path))
     return paths
-
-
-def seal_key(key_path: Path | None) -> bytes | None:
-    """The HMAC key from `--key`, if one is given."""
-    if key_path is None:
-        return None
-    try:
-        return read_key(key_path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--key: {exc}") from None

@@ -28,7 +28,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from addresses.batch import DedupeSummary, Explanation, ResolveSummary
+from addresses.batch import DedupeSummary, Explanation, ResolveSummary, reject_line
+from addresses.csvio import Reject
 from letters.errors import LettersError
 from letters.ops.context import BatchResult
 from letters.ops.progress import QuietReporter, Reporter
@@ -142,6 +143,8 @@ def _rows(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> 
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
+    if not out.is_terminal:  # a header line, so the plain lines say what each cell is
+        out.print("  ".join(columns), markup=False, soft_wrap=True)
     for cells in rows:
         if out.is_terminal:
             table.add_row(*cells)
@@ -169,26 +172,34 @@ def print_init(written: Iterable[Path], work_dir: Path) -> None:
 
 
 def print_result(result: BatchResult) -> None:
-    """A run's summary: outcome counts, letters, pages and rate, and where the batch is."""
-    if out.is_terminal:
-        table = Table(title=f"Batch {result.batch_id}")
-        table.add_column("status")
-        table.add_column("accounts", justify="right")
-        for status, count in sorted(result.counts.items()):
-            table.add_row(status, str(count))
-        out.print(table)
-    else:
-        counts = " ".join(f"{status}={count}" for status, count in sorted(result.counts.items()))
-        _say(f"batch {result.batch_id}: {counts}")
+    """A run's summary: accounts by outcome, then letters, pages and rate, and where the batch
+    is. Under cron it is one greppable line, printed once."""
     rendered = result.letters - result.reused
     rate = rendered / result.render_seconds if result.render_seconds else 0.0
-    _say(
+    letters = (
         f"letters {result.letters} ({rendered} rendered now), pages {result.pages}, "
         f"{rate:.1f} letters/s"
     )
-    _say(f"batch folder: {result.batch_dir}")
+    rejected = ""
     if result.rejected_rows:
-        _say(f"{result.rejected_rows} input rows rejected: see {result.batch_dir / 'rejects.csv'}")
+        rejected = (
+            f"{result.rejected_rows} input rows rejected: see {result.batch_dir / 'rejects.csv'}"
+        )
+    if not out.is_terminal:
+        counts = " ".join(f"{status}={count}" for status, count in sorted(result.counts.items()))
+        parts = [f"accounts {counts}", letters, f"folder {result.batch_dir}", rejected]
+        _say(f"batch {result.batch_id} {result.status}: " + "; ".join(p for p in parts if p))
+        return
+    table = Table(title=f"Batch {result.batch_id}")
+    table.add_column("status")
+    table.add_column("accounts", justify="right")
+    for status, count in sorted(result.counts.items()):
+        table.add_row(status, str(count))
+    out.print(table)
+    _say(letters)
+    _say(f"batch folder: {result.batch_dir}")
+    if rejected:
+        _say(rejected)
 
 
 def print_decisions(rows: list[ManifestRow], as_of: date, out_path: Path) -> None:
@@ -206,6 +217,15 @@ def print_decisions(rows: list[ManifestRow], as_of: date, out_path: Path) -> Non
     counts = Counter((row.status, row.reason_code) for row in rows)
     summary = ", ".join(f"{status}/{code}={n}" for (status, code), n in sorted(counts.items()))
     _say(f"{len(rows)} accounts: {summary}; wrote {out_path}")
+
+
+def print_rejected_rows(rejects: Sequence[Reject]) -> None:
+    """Each rejected input row on stderr as `file:line: field: reason` (never its values), and
+    a count."""
+    for reject in rejects:
+        _warn(f"rejected: {reject_line(reject)}")
+    if rejects:
+        _warn(f"{len(rejects)} input rows rejected (accounts and address sources)")
 
 
 def print_preview(files: PreviewFiles) -> None:
@@ -285,7 +305,7 @@ def print_batches(listing: BatchListing) -> None:
 def print_resolve(summary: ResolveSummary, out_path: Path) -> None:
     """Rejected and flagged rows on stderr, then the counts per status."""
     for reject in summary.rejects:
-        _warn(f"rejected: {reject.message}")
+        _warn(f"rejected: {reject_line(reject)}")
     for flag in sorted(summary.flagged):
         _warn(f"flagged: {flag}")
     counts = " ".join(f"{k}={v}" for k, v in sorted(summary.statuses.items()))
@@ -322,7 +342,14 @@ def print_explanation(found: Explanation) -> None:
         out.print(table)
         _say("  merged: " + ", ".join(o.ref for o in candidate.observations))
     choice = found.choice
-    _say(f"decision: {choice.status.value}: {' | '.join(choice.reasons)}")
+    reasons = " | ".join(choice.reasons)
+    status = choice.status.value
+    # a reason may already start with the status (`selected: reported by ...`): say it once
+    _say(
+        f"decision: {reasons}"
+        if reasons.startswith(f"{status}:")
+        else f"decision: {status}: {reasons}"
+    )
     for reject in found.rejects:
         _say(f"rejected row: {reject.message}")
 

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from letters.cli import output
-from letters.cli.options import DbOption, StateDirOption, seal_key
+from letters.cli.options import DbOption, StateDirOption
 from letters.errors import ExitCode
+from letters.intake.policy import load_policy
 from letters.ops.status import debtor_history, import_events
-from letters.proof.seal import verify_batch
+from letters.proof.seal import verify_with_policy
 
 
 def verify(
@@ -19,12 +20,16 @@ def verify(
     key: Annotated[
         Path | None, typer.Option("--key", help="The HMAC key file the seal was signed with.")
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="Policy TOML: its [seal] key and require_signature."),
+    ] = None,
 ) -> None:
     """Check a batch against its seal; exit 0 only if every file and the signature are intact.
 
     Example: letters verify batches/20261120-021502-a3f9 --key /etc/letters/seal.key
     """
-    report = verify_batch(batch_dir, seal_key(key))
+    report = verify_with_policy(batch_dir, key, load_policy(policy) if policy else None)
     output.print_verify(batch_dir, report)
     raise typer.Exit(int(ExitCode.DONE if report.intact else ExitCode.FATAL))
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shlex
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +62,19 @@ def init(
 
     Example: letters init /srv/letters
     """
-    output.print_init(init_workspace(work_dir), work_dir)
+    output.print_init(init_workspace(work_dir, _installed_command()), work_dir)
+
+
+def _installed_command() -> str:
+    """The absolute command cron is to run: this `letters` (the script next to the running
+    Python, or the one on PATH), else `python -m letters.cli`; quoted for a shell."""
+    started = Path(sys.argv[0])
+    candidates = [started if started.name == "letters" else None,
+                  Path(sys.executable).parent / "letters", shutil.which("letters")]  # fmt: skip
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return shlex.quote(str(Path(candidate).resolve()))
+    return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m letters.cli"
 
 
 def sample(

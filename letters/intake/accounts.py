@@ -13,7 +13,15 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from addresses.csvio import CsvFileError, Reject, RowError, open_csv, row_values
+from addresses.csvio import (
+    CsvFileError,
+    Reject,
+    RowError,
+    missing_columns_message,
+    open_csv,
+    row_values,
+)
+from addresses.hygiene import clean_text
 from letters.errors import InputFileError
 from letters.model import Account
 
@@ -73,6 +81,12 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_FIELD_CHARS = 500
+# Printed on letters and envelopes: control and bidirectional characters reject the row (see
+# `addresses.hygiene.clean_text`); line breaks become spaces and zero-width characters go.
+PRINTED_COLUMNS = frozenset({
+    "full_name", "creditor", "original_creditor", "attorney_name", "attorney_address",
+    "representative_name", "representative_address",
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +133,10 @@ def parse_flag(text: str, field_name: str) -> bool:
 
 
 def _text(values: dict[str, str], name: str, *, required: bool = False) -> str:
-    value = values.get(name, "").strip()
+    value = values.get(name, "")
+    if name in PRINTED_COLUMNS:
+        value = clean_text(value, name)
+    value = value.strip()
     if required and not value:
         raise RowError(name, "required but empty")
     if len(value) > MAX_FIELD_CHARS:
@@ -215,7 +232,7 @@ def account_from_values(values: dict[str, str], line: int) -> Account:
 def _check_header(header: tuple[str, ...], name: str) -> None:
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise InputFileError(f"{name}:1: missing required column(s): {', '.join(missing)}")
+        raise InputFileError(missing_columns_message(name, header, missing))
 
 
 def read_accounts(accounts_path: Path, on_row: Callable[[int], None] | None = None) -> AccountsFile:

@@ -86,7 +86,9 @@ DEFAULT_PROFILE = WindowProfile(
 
 @dataclass(frozen=True, slots=True)
 class OutputConfig:
-    """PDF options."""
+    """PDF options, and the limits of one letter's render."""
 
     pdf_variant: str = ""  # "" or "pdf/a-3b"
     duplex: bool = False  # pad every piece to an even page count
+    render_timeout_seconds: int = 120  # a letter not rendered by then is held (render_error)
+    render_memory_mb: int = 2048  # what a render worker may allocate beyond its start

@@ -133,6 +133,7 @@ class Policy:
     output: OutputConfig = field(default_factory=OutputConfig)
     mailing_book: MailingBookConfig = field(default_factory=MailingBookConfig)
     seal_key_file: Path | None = None
+    seal_require_signature: bool = False  # every run signs, every verify demands it
 
     def stage_for(self, days_past_due: int) -> Stage | None:
         """The first stage whose range holds `days_past_due`, or None."""
@@ -291,7 +292,16 @@ def _output(table: dict[str, Any], where: str) -> OutputConfig:
     variant = _optional(table, "pdf_variant", where, str, "")
     if variant not in ("", "pdf/a-3b"):
         raise UsageError(f'{where}: pdf_variant: must be "" or "pdf/a-3b"')
-    return OutputConfig(pdf_variant=variant, duplex=_optional(table, "duplex", where, bool, False))
+    base = OutputConfig()
+    limits = {
+        key: _optional(table, key, where, int, getattr(base, key))
+        for key in ("render_timeout_seconds", "render_memory_mb")
+    }
+    if any(value < 1 for value in limits.values()):
+        raise UsageError(f"{where}: render limits must be at least 1")
+    return OutputConfig(
+        pdf_variant=variant, duplex=_optional(table, "duplex", where, bool, False), **limits
+    )
 
 
 def _money_setting(table: dict[str, Any], key: str, where: str, default: Decimal) -> Decimal:
@@ -365,6 +375,9 @@ def parse_policy(text: str, source_name: str, base_dir: Path | None = None) -> P
             data.get("mailing_book") or {}, f"{source_name}: [mailing_book]"
         ),
         seal_key_file=_key_file(data.get("seal") or {}, f"{source_name}: [seal]", base_dir),
+        seal_require_signature=_optional(
+            data.get("seal") or {}, "require_signature", f"{source_name}: [seal]", bool, False
+        ),
     )
 
 

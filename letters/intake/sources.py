@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from addresses.csvio import Reject
 from addresses.records import SourceFileError, SourceRecord, read_sources
-from letters.errors import InputFileError, UsageError
+from letters.errors import InputFileError, UsageError, not_a_file
 from letters.intake.accounts import read_accounts
 from letters.intake.request import RunRequest
 from letters.model import Account
@@ -25,7 +25,7 @@ def load_inputs(request: RunRequest) -> Inputs:
     """Read every input in full; a file-level problem raises before anything is written."""
     for path in (request.accounts_path, *request.source_paths):
         if not path.is_file():
-            raise UsageError(f"{path}: no such file")
+            raise UsageError(not_a_file(path))
     accounts_file = read_accounts(request.accounts_path)
     try:
         records, source_rejects = read_sources(list(request.source_paths))

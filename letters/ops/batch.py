@@ -21,9 +21,12 @@ from letters.ops.finish import close, finish
 from letters.ops.produce import produce
 from letters.ops.progress import QuietReporter, Reporter
 from letters.ops.start import apply_force, fingerprint, start
+from letters.processes import signals_held
 from letters.proof.reconcile import evidence_records
 from letters.proof.rows import plan_rows
+from letters.proof.seal import signing_key
 from letters.render.articles import load_pool_file, pool_file_numbers
+from letters.render.check import check_templates
 from letters.render.renderer import Renderer
 from letters.state import db_path_for, open_store
 from letters.state.lock import RunLock
@@ -51,8 +54,9 @@ def run_batch(
     """
     inputs = load_inputs(request)
     policy = request.policy
+    signing_key(request.seal_key or policy.seal_key_file, policy.seal_require_signature)
     renderer = renderer_factory(request.templates_dir, policy.envelope, policy.output)
-    renderer.check_templates(policy.all_templates())
+    check_templates(renderer, policy, request.as_of)
     identity = fingerprint(request)
     pool_numbers = pool_file_numbers(policy.articles)
     if request.force and not request.force_reason.strip():
@@ -106,14 +110,18 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         ctx.result.flagged_address_rows = plan.flagged_address_rows
         ctx.rows = plan_rows(ctx.batch_id, plan)
         produce(ctx, plan)
-    except KeyboardInterrupt:
-        ctx.result.exit_code = ExitCode.INTERRUPTED
-        close(ctx, "interrupted")
+        finish(ctx, plan)
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too
+        if ctx.log is None and ctx.result.status == "complete":
+            return ctx.result  # the stop came after the seal: the batch stands as it is
+        with signals_held():  # a second Ctrl-C does not cut the closing short
+            ctx.result.exit_code = ExitCode.INTERRUPTED
+            close(ctx, "interrupted")
         raise Interrupted(
             f"interrupted; batch {ctx.batch_id} can be resumed with --resume {ctx.batch_id}"
         ) from None
     except BaseException:
-        close(ctx, "failed")
+        with signals_held():
+            close(ctx, "failed")
         raise
-    finish(ctx, plan)
     return ctx.result

@@ -35,6 +35,7 @@ class BatchResult:
     reused: int = 0
     render_seconds: float = 0.0
     exit_code: ExitCode = ExitCode.DONE
+    closed: list[dict[str, Any]] = field(default_factory=list)  # unfinished batches it closed
 
     def summary(self) -> dict[str, Any]:
         """The counts as plain data (for summary.json, --json and the state)."""
@@ -53,6 +54,7 @@ class BatchResult:
             "render_seconds": round(self.render_seconds, 3),
             "letters_per_second": round(rate, 2),
             "exit_code": int(self.exit_code),
+            "closed_batches": self.closed,
         }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from addresses.csvio import Reject
 from letters.decide.plan import HistoryOf, Notify, plan_batch
 from letters.intake.request import RunRequest
 from letters.intake.sources import load_inputs
@@ -17,18 +18,27 @@ from letters.render.renderer import Renderer
 from letters.state import configured_db_path, open_store
 
 
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """A dry run's outcome: every account's row, and every input row (accounts and address
+    sources) that could not be used."""
+
+    rows: list[ManifestRow]
+    rejects: list[Reject]
+
+
 def dry_run(
     request: RunRequest,
     history_of: HistoryOf,
     template_exists: Callable[[str], bool],
     notify: Notify,
-) -> list[ManifestRow]:
+) -> DryRun:
     """Every account's manifest row as a run would write it, in the accounts file's order."""
     plan = plan_batch(request, load_inputs(request), notify, history_of, template_exists)
     rows = plan_rows("dry-run", plan)
     for letter in plan.letters:
         rows += manifest_rows_for_letter("dry-run", letter, Status.GENERATED, None, {})
-    return in_input_order(rows)
+    return DryRun(in_input_order(rows), list(plan.rejects))
 
 
 def earlier_state(db: Path | None) -> Path | None:
@@ -41,19 +51,21 @@ def earlier_state(db: Path | None) -> Path | None:
     return db_path if db_path is not None and db_path.is_file() else None
 
 
-def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> list[ManifestRow]:
+def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> DryRun:
     """Decide every account without rendering, against the earlier letters and returned mail in
     the state (see `earlier_state`), and write the decisions CSV to `out_path`."""
     renderer = Renderer(request.templates_dir)
     renderer.check_templates(request.policy.all_templates())
     db_path = earlier_state(db)
     if db_path is None:
-        rows = dry_run(request, lambda _c: History(), renderer.template_exists, lambda _line: None)
+        result = dry_run(
+            request, lambda _c: History(), renderer.template_exists, lambda _line: None
+        )
     else:
         store = open_store(db_path)
         try:
             request = replace(request, extra_records=tuple(evidence_records(store)))
-            rows = dry_run(
+            result = dry_run(
                 request,
                 lambda customer: store.history(customer, ""),
                 renderer.template_exists,
@@ -61,5 +73,5 @@ def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> lis
             )
         finally:
             store.close()
-    write_manifest(out_path, rows)
-    return rows
+    write_manifest(out_path, result.rows)
+    return result

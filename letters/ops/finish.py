@@ -7,17 +7,21 @@ the next run resumes and seals.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from letters import __version__
 from letters.decide.plan import Plan
-from letters.errors import ExitCode, UsageError
+from letters.errors import ExitCode
 from letters.fsutil import sha256_bytes, sha256_file, write_csv
 from letters.intake.policy import default_policy_text
 from letters.model import Status
 from letters.ops.context import BatchContext
 from letters.ops.start import summary_base
+from letters.processes import become_child, signals_held
+from letters.proof.archive import write_letter_records
 from letters.proof.mailbook import book_lines, write_book_apart
 from letters.proof.manifest import (
     REVIEW_COLUMNS,
@@ -28,7 +32,7 @@ from letters.proof.manifest import (
 )
 from letters.proof.printfile import print_pieces, write_print_file
 from letters.proof.rows import in_input_order, plan_review_rows
-from letters.proof.seal import read_key, write_seal
+from letters.proof.seal import signing_key, write_seal
 from letters.state.records import DecisionRecord
 
 T = TypeVar("T")
@@ -53,7 +57,28 @@ def _helpers(ctx: BatchContext) -> Executor:
     # The print file (pypdf) and the mailing book (WeasyPrint) are made side by side, each in
     # a fresh process that gets only what it needs: both are CPU-bound, the machine has the
     # cores, and neither adds to this process's memory (a fork would count it twice).
-    return ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    # Each dies with this process and ignores the group's Ctrl-C (`become_child`); spawned, it
+    # inherits no descriptor, so not the run's lock.
+    return ProcessPoolExecutor(
+        2,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=become_child,
+        initargs=(os.getpid(),),
+    )
+
+
+def _kill_helpers(helpers: Executor, batch_dir: Path) -> None:
+    """Stop the helpers now (a signal or an error): nothing more gets written into the batch,
+    and what they had half written (only ever under a temporary name) goes."""
+    processes = list((getattr(helpers, "_processes", None) or {}).values())
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join()
+    helpers.shutdown(wait=False, cancel_futures=True)
+    if processes:
+        for partial in batch_dir.glob(".tmp-*"):
+            partial.unlink(missing_ok=True)
 
 
 def finish(ctx: BatchContext, plan: Plan) -> None:
@@ -84,7 +109,8 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
     write_manifest(batch_dir / "manifest.csv", rows)
     write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
     mail_date = policy.calendar.mail_date(request.as_of).isoformat()
-    with _helpers(ctx) as helpers:
+    helpers = _helpers(ctx)
+    try:
         printing = helpers.submit(write_print_file, batch_dir, print_pieces(rows))
         lines = book_lines(rows, policy)
         booking = helpers.submit(
@@ -98,16 +124,23 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
         )
         book = booking.result()  # an error in either is raised here
         printing.result()
+    except BaseException:
+        _kill_helpers(helpers, batch_dir)
+        raise
+    helpers.shutdown()
     if book:
         ctx.say(f"mailing book: {book} accountable pieces")
     write_rejects(batch_dir / "rejects.csv", plan.rejects)
     write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, plan_review_rows(plan))
     result.exit_code = ExitCode.REJECTED_ROWS if plan.rejects else ExitCode.DONE
-    close(ctx, "complete")
-    ctx.say(
-        f"batch {ctx.batch_id} complete: {result.letters} letters, "
-        + ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
+    # the log's summary line; the operator's comes from the CLI, once (accounts, then letters)
+    ctx.note(
+        f"batch {ctx.batch_id} complete: accounts "
+        + " ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
+        + f"; letters {result.letters}"
     )
+    with signals_held():  # a stop now would leave the seal and the status disagreeing
+        close(ctx, "complete")  # a stop that came meanwhile is moot: the batch is complete
 
 
 def close(ctx: BatchContext, status: str) -> None:
@@ -129,11 +162,8 @@ def close(ctx: BatchContext, status: str) -> None:
 def seal(ctx: BatchContext, summary: dict[str, Any]) -> None:
     """Write `batch.json` over every file of the batch, signed when a key is configured."""
     request = ctx.request
-    key_path = request.seal_key or request.policy.seal_key_file
-    try:
-        key = read_key(key_path) if key_path else None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"seal key: {exc}") from None
+    policy = request.policy
+    key = signing_key(request.seal_key or policy.seal_key_file, policy.seal_require_signature)
     policy_bytes = (
         request.policy_path.read_bytes() if request.policy_path else default_policy_text().encode()
     )
@@ -142,6 +172,8 @@ def seal(ctx: BatchContext, summary: dict[str, Any]) -> None:
         for p in sorted(request.templates_dir.rglob("*"))
         if p.is_file()
     }
+    # the state's record of each letter, sealed with it: what `letters state rebuild` reads back
+    write_letter_records(ctx.batch_dir, ctx.store.archived_letters(ctx.batch_id))
     write_seal(
         ctx.batch_dir,
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -36,18 +37,41 @@ select_threshold = 0.45      # the best address needs at least this confidence..
 min_margin = 0.15            # ...and this lead over the next one, or the debtor goes to review
 """
 
-CRONTAB = """\
-# Nightly letters at 02:15. Exit codes: 0 done, 1 fatal, 2 usage, 3 done with rejected rows,
-# 4 another run holds the lock, 5 interrupted (the next run resumes it).
-15 2 * * * cd {work_dir} && letters run input/accounts.csv --sources input/internal.csv \\
-  --sources input/customer_updated.csv --sources input/third_party.csv \\
-  --sources input/returned_mail.csv --out batches --policy policy.toml \\
-  --templates templates --address-config address-config.toml >> batches/cron.log 2>&1
+CRONTAB_HEADER = """\
+# Nightly letters at 02:15; install with `crontab crontab.txt` (it replaces your crontab; merge by
+# hand if you have one). Cron runs each entry as one line (a trailing backslash does not join
+# lines) with a minimal PATH, so the command and every file are given by absolute path.
+# Exit codes: 0 done, 1 fatal, 2 usage, 3 done with rejected rows, 4 another run holds the lock,
+# 5 interrupted (the next run resumes it).
 """
+SOURCES = ("internal", "customer_updated", "third_party", "returned_mail")
 
 
-def init_workspace(work_dir: Path) -> list[Path]:
-    """Write policy.toml, address-config.toml, templates/ and crontab.txt; never overwrite."""
+def crontab_text(work_dir: Path, letters_command: str) -> str:
+    """crontab.txt: one entry, on one line, with absolute paths (see crontab(5))."""
+    root = work_dir.resolve()
+
+    def arg(path: Path) -> str:
+        return shlex.quote(str(path))
+
+    words = [
+        letters_command, "run", arg(root / "input" / "accounts.csv"),
+        *(f"--sources {arg(root / 'input' / f'{name}.csv')}" for name in SOURCES),
+        f"--out {arg(root / 'batches')}", f"--policy {arg(root / 'policy.toml')}",
+        f"--templates {arg(root / 'templates')}",
+        f"--address-config {arg(root / 'address-config.toml')}",
+        f">> {arg(root / 'batches' / 'cron.log')} 2>&1",
+    ]  # fmt: skip
+    command = f"cd {arg(root)} && " + " ".join(words)
+    # cron turns an unescaped % into a new line; a path may hold one
+    return CRONTAB_HEADER + "15 2 * * * " + command.replace("%", "\\%") + "\n"
+
+
+def init_workspace(work_dir: Path, letters_command: str = "letters") -> list[Path]:
+    """Write policy.toml, address-config.toml, templates/ and crontab.txt; never overwrite.
+
+    `letters_command` is how cron is to start letters: the absolute path of the installed
+    command (cron's PATH does not hold it)."""
     targets = [
         work_dir / name
         for name in ("policy.toml", "address-config.toml", "templates", "crontab.txt")
@@ -62,5 +86,5 @@ def init_workspace(work_dir: Path) -> list[Path]:
     write_text_atomic(targets[0], default_policy_text())
     write_text_atomic(targets[1], ADDRESS_CONFIG)
     shutil.copytree(default_templates_dir(), targets[2])
-    write_text_atomic(targets[3], CRONTAB.format(work_dir=work_dir.resolve()))
+    write_text_atomic(targets[3], crontab_text(work_dir, letters_command))
     return targets

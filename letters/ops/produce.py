@@ -19,7 +19,7 @@ from letters.proof.rows import manifest_rows_for_letter
 from letters.render.articles import assign_marks
 from letters.render.content import letter_content
 from letters.render.lint import LintSpec, lint_letter, rule_of
-from letters.render.pool import IN_PROCESS_BELOW, BatchRenderer, RenderFailure, RenderJob
+from letters.render.pool import ONE_WORKER_BELOW, BatchRenderer, RenderFailure, RenderJob
 from letters.render.renderer import RenderedPdf
 from letters.state.records import LetterFacts, LetterRecord, PoolExhausted
 
@@ -56,7 +56,7 @@ class Producer:
         ctx.reporter.stage("render", len(letters))
         started = time.perf_counter()
         policy = ctx.request.policy
-        small = len(letters) < IN_PROCESS_BELOW
+        small = len(letters) < ONE_WORKER_BELOW
         with BatchRenderer(
             ctx.request.templates_dir, policy.envelope, policy.output, ctx.request.jobs
         ) as pool:

@@ -8,7 +8,6 @@ same seed, same files.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import zipcodes
 
+from addresses.model import PostalAddress
 from addresses.records import COLUMNS as SOURCE_COLUMNS
 from addresses.standardize import clean
 from letters.fsutil import make_private_dir, write_csv
@@ -101,17 +101,16 @@ class TrueAddress:
     zip5: str
     foreign: tuple[str, ...] | None = None
 
-    def standard(self) -> tuple[str, str, str, str, str, str]:
-        """The Pub 28 form: (line1, line2, city, state, zip, country)."""
+    def standard(self) -> PostalAddress:
+        """The Pub 28 form."""
         if self.foreign:
-            line1, line2, city, state, postcode, country = self.foreign
-            return line1, line2, city, state, postcode, country
+            return PostalAddress(*self.foreign)
         parts = [self.number]
         if self.predir is not None:
             parts.append(DIRECTIONS[self.predir][0])
         parts += [self.street.upper(), SUFFIXES[self.suffix][0].upper()]
         line2 = f"{UNITS[self.unit[0]][0]} {self.unit[1]}" if self.unit else ""
-        return " ".join(parts), line2, clean(self.city), self.state, self.zip5, "US"
+        return PostalAddress(" ".join(parts), line2, clean(self.city), self.state, self.zip5, "US")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +175,7 @@ class SampleMaker:
             return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
         return word[:i] + rng.choice("aeiourstn") + word[i + 1 :]
 
-    def spell(self, address: TrueAddress, messy: float) -> tuple[str, str, str, str, str, str]:
+    def spell(self, address: TrueAddress, messy: float) -> PostalAddress:
         """One way a feed might spell the address; `messy` in [0, 1] raises the odds of mess."""
         if address.foreign:
             return address.standard()
@@ -209,7 +208,8 @@ class SampleMaker:
             zip_text = f"{zip_text}-{rng.randint(1, 9999):04d}"
         if mess and rng.random() < 0.3:
             line1 = line1.lower()
-        return line1, line2, city, address.state, zip_text, "US" if rng.random() < 0.7 else ""
+        country = "US" if rng.random() < 0.7 else ""
+        return PostalAddress(line1, line2, city, address.state, zip_text, country)
 
     def name(self, spanish: bool) -> str:
         rng = self.rng
@@ -222,9 +222,9 @@ class SampleMaker:
 
 
 def _source_row(
-    customer_id: str, source: str, spelled: Sequence[str], seen: date, status: str = ""
+    customer_id: str, source: str, spelled: PostalAddress, seen: date, status: str = ""
 ) -> list[str]:
-    return [customer_id, source, *spelled, seen.isoformat(), status]
+    return [customer_id, source, *spelled.fields(), seen.isoformat(), status]
 
 
 def _flag(rng: random.Random, rate: float) -> str:
@@ -321,7 +321,7 @@ def generate(
         current = maker.address()
         if rng.random() < 0.01:
             current = TrueAddress("", None, "", 0, None, "", "", "", rng.choice(FOREIGN))
-        truth.append([customer_id, *current.standard()])
+        truth.append([customer_id, *current.standard().fields()])
         moved = rng.random() < 0.2
         old = maker.address() if moved else None
         internal_seen = maker.days_ago(200, 900)
@@ -333,7 +333,7 @@ def generate(
                 sources["returned_mail"].append(
                     [
                         customer_id,
-                        *maker.spell(old, 0.3),
+                        *maker.spell(old, 0.3).fields(),
                         maker.days_ago(20, 150).isoformat(),
                         "returned",
                     ]
@@ -388,7 +388,7 @@ def write_sample(out_dir: Path, accounts: int, seed: int, as_of: date) -> Sample
     account_rows, sources, truth = generate(accounts, seed, as_of)
     make_private_dir(out_dir)
     source_dir = make_private_dir(out_dir / "sources")
-    write_csv(out_dir / "accounts.csv", ACCOUNT_COLUMNS, account_rows)
+    write_csv(out_dir / "accounts.csv", ACCOUNT_COLUMNS, account_rows, for_people=False)
     paths = []
     for name, rows in sources.items():
         columns = (
@@ -396,7 +396,7 @@ def write_sample(out_dir: Path, accounts: int, seed: int, as_of: date) -> Sample
             if name != "returned_mail"
             else tuple(c for c in SOURCE_COLUMNS if c != "source")
         )
-        write_csv(source_dir / f"{name}.csv", columns, rows)
+        write_csv(source_dir / f"{name}.csv", columns, rows, for_people=False)
         paths.append(source_dir / f"{name}.csv")
-    write_csv(out_dir / "ground_truth.csv", TRUTH_COLUMNS, truth)
+    write_csv(out_dir / "ground_truth.csv", TRUTH_COLUMNS, truth, for_people=False)
     return SampleFiles(out_dir / "accounts.csv", tuple(paths), out_dir / "ground_truth.csv")

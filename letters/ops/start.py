@@ -14,6 +14,7 @@ from letters.errors import UsageError
 from letters.fsutil import make_private_dir, sha256_file
 from letters.intake.request import RunRequest
 from letters.ops.context import BatchContext, BatchLog, BatchResult
+from letters.ops.recover import close_unfinished, refuse_unknown_batches
 from letters.proof.manifest import write_summary
 from letters.state.records import BatchRecord
 
@@ -51,8 +52,8 @@ def choose_batch(ctx: BatchContext) -> tuple[str, bool]:
         record = store.batch(request.resume)
         if record is None:
             raise UsageError(f"--resume: no batch {request.resume!r} in {ctx.db_path}")
-        if record.status == "complete":
-            raise UsageError(f"--resume: batch {record.batch_id} is already complete")
+        if record.status in ("complete", "closed"):
+            raise UsageError(f"--resume: batch {record.batch_id} is already {record.status}")
         if record.request != ctx.identity:
             raise UsageError(
                 "--resume: inputs, date, policy or templates differ from batch " + record.batch_id
@@ -79,6 +80,7 @@ def summary_base(ctx: BatchContext) -> dict[str, Any]:
 
 def start(ctx: BatchContext, rejected_rows: int) -> None:
     """Open the batch: its folder (cleared of a killed run's temporary files), log and record."""
+    refuse_unknown_batches(ctx)
     ctx.batch_id, ctx.resumed = choose_batch(ctx)
     ctx.started = ctx.now()
     ctx.batch_dir = make_private_dir(ctx.request.out_dir) / ctx.batch_id
@@ -89,6 +91,7 @@ def start(ctx: BatchContext, rejected_rows: int) -> None:
     ctx.result = BatchResult(
         ctx.batch_id, ctx.batch_dir, resumed=ctx.resumed, rejected_rows=rejected_rows
     )
+    ctx.result.closed = [closed.summary() for closed in close_unfinished(ctx)]
     ctx.store.begin_batch(
         BatchRecord(
             ctx.batch_id,

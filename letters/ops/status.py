@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from letters.errors import UsageError
+from letters.errors import UsageError, not_a_file
 from letters.proof.reconcile import ReconcileReport, reconcile
 from letters.state import db_path_for, open_store
 from letters.state.lock import pid_alive
@@ -21,12 +21,15 @@ from letters.state.protocol import StateStore
 from letters.state.records import BatchRecord, TimelineEntry
 
 INTERRUPTED_UNFINISHED = "interrupted (not finished)"
+SEALED = ("complete", "closed")  # the statuses of a sealed batch
+NOT_SENT = "letters not yet sent"
 
 
 @dataclass(frozen=True, slots=True)
 class BatchStatus:
     """One batch as an operator sees it: `status` says `interrupted (not finished)` for a run
-    recorded as running whose process is gone."""
+    recorded as running whose process is gone, and `letters not yet sent` for any unsealed one
+    (the next run closes it)."""
 
     batch_id: str
     as_of: str
@@ -75,6 +78,8 @@ def batch_status(record: BatchRecord) -> BatchStatus:
     status = record.status
     if status == "running" and not pid_alive(record.pid, record.host):
         status = INTERRUPTED_UNFINISHED
+    if record.status not in SEALED:  # a letter counts as sent once its batch is sealed
+        status = f"{status}: {NOT_SENT}"
     return BatchStatus(
         batch_id=record.batch_id,
         as_of=record.as_of,
@@ -113,6 +118,6 @@ def import_events(
     """Import a tracking and return events file into the state (see `letters.proof.reconcile`)."""
     db_path = existing_db_path(db, out_dir)
     if not events_path.is_file():
-        raise UsageError(f"{events_path}: no such file")
+        raise UsageError(not_a_file(events_path))
     with _opened(db_path) as store:
         return reconcile(events_path, store, now().isoformat(timespec="seconds"))

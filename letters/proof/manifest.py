@@ -110,16 +110,17 @@ def write_manifest_jsonl(target_path: Path, rows: Iterable[ManifestRow]) -> None
             handle.write(json.dumps(manifest_record(row), sort_keys=False) + "\n")
 
 
+def reject_cells(reject: Reject) -> list[str]:
+    """One rejects.csv line: the row as read, a NUL byte in it shown as `␀` (U+2400)."""
+    cells = (reject.file_name, str(reject.line), reject.field, reject.reason, reject.key,
+             reject.raw.rstrip("\r\n"))  # fmt: skip
+    return [cell.replace("\x00", "\u2400") for cell in cells]
+
+
 def write_rejects(target_path: Path, rejects: Iterable[Reject]) -> None:
-    """Write rejects.csv: each unused input row untouched, with where it was and why."""
-    write_csv(
-        target_path,
-        REJECT_COLUMNS,
-        (
-            (r.file_name, str(r.line), r.field, r.reason, r.key, r.raw.rstrip("\r\n"))
-            for r in rejects
-        ),
-    )
+    """Write rejects.csv: each unused input row as read, with where it was and why (cells that
+    would start a formula made inert, as in every CSV written for people)."""
+    write_csv(target_path, REJECT_COLUMNS, (reject_cells(r) for r in rejects))
 
 
 def write_summary(target_path: Path, summary: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from addresses.csvio import CsvFileError, Reject, open_csv, row_values
+from addresses.csvio import CsvFileError, Reject, RowError, open_csv, row_values
 from addresses.records import SourceRecord
 from letters.errors import InputFileError
 from letters.state.protocol import StateStore
@@ -70,10 +70,18 @@ def reconcile(events_path: Path, store: StateStore, imported_at: str) -> Reconci
                 event = values["event"].strip().lower().replace(" ", "_").replace("-", "_")
                 event = ALIASES.get(event, event)
                 if event not in EVENT_RANK:
-                    raise ValueError(f"event: unknown {values['event']!r}")
-                occurred = _when(values["timestamp"])
-            except (ValueError, KeyError) as exc:
-                report.rejects.append(Reject(table.name, row.line, "", str(exc), row.raw))
+                    raise RowError("event", f"unknown {values['event']!r}")
+                try:
+                    occurred = _when(values["timestamp"])
+                except ValueError:
+                    raise RowError(
+                        "timestamp",
+                        f"not an ISO date or date-time (YYYY-MM-DD[THH:MM:SS]): "
+                        f"{values['timestamp']!r}",
+                    ) from None
+            except RowError as exc:
+                reject = Reject(table.name, row.line, exc.field_name, exc.reason, row.raw)
+                report.rejects.append(reject)
                 continue
             _import_one(store, values, event, occurred, where, imported_at, report)
     except CsvFileError as exc:

@@ -1,29 +1,45 @@
-"""The batch renderer: letters rendered by a pool of warm worker processes, in order.
+"""The batch renderer: letters rendered by warm worker processes, results in submission order.
 
 Each worker keeps its parsed stylesheets and font configuration for its whole life (and freezes
 the garbage collector's view of them), renders one letter per task with the same `Renderer` the
 one-at-a-time path uses, so the bytes are identical, and is replaced after `recycle_after`
-letters so that memory stays flat however large the batch. A letter whose worker crashes or hangs
-past `timeout` seconds fails alone (`RenderFailure`); the pool is rebuilt and the rest go on.
+letters so that memory stays flat however large the batch. Every render happens in a worker, even
+for a batch of one letter, so every render has the same limits: a time limit (`timeout`, from the
+moment the letter is handed over) and a memory cap (`RLIMIT_AS`). A letter whose worker crashes
+(noticed at once, from the process's sentinel), runs out of memory or hangs fails alone
+(`RenderFailure`); its worker is replaced and the rest go on.
+
+Workers die with the run (`letters.processes.become_child`), ignore the process group's Ctrl-C
+(the run stops them), never hold the run's lock, and are killed at once when rendering is cut
+short by an exception.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
+import signal
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.pool import AsyncResult, Pool
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
+from letters.processes import become_child
 from letters.render.renderer import RenderedPdf, Renderer
 
 _WORKER: Renderer | None = None
-IN_PROCESS_BELOW = 8  # fewer letters than this render in the calling process
+ONE_WORKER_BELOW = 8  # fewer letters than this render one after another in a single worker
+MIB = 1 << 20
+_FORK = multiprocessing.get_context("fork")
+
+Settings = tuple[Path, WindowProfile, OutputConfig]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,9 @@ class RenderFailure:
     reason: str
 
 
+Outcome = RenderedPdf | RenderFailure
+
+
 def _start_worker(templates_dir: Path, profile: WindowProfile, output: OutputConfig) -> None:
     global _WORKER
     _WORKER = Renderer(templates_dir, profile, output)
@@ -55,6 +74,39 @@ def _render(job: RenderJob) -> RenderedPdf:
     return _WORKER.render(job.template, job.context, job.identifier)
 
 
+def _worker_main(conn: Connection, settings: Settings, parent_pid: int, memory: int) -> None:
+    """A worker's life: become the run's child, warm up, then render each job it is sent."""
+    become_child(parent_pid, memory)
+    _start_worker(*settings)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            reply: Outcome = _render(job)
+        except Exception as exc:  # MemoryError included: the letter fails, the worker goes on
+            reply = RenderFailure(f"render_error: {type(exc).__name__}: {exc}")
+        conn.send(reply)
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    tasks: int = 0
+    job: int | None = None  # the index of the letter it is rendering
+    since: float = 0.0
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
 class BatchRenderer:
     """Renders many letters over `jobs` processes; results come back in submission order."""
 
@@ -65,84 +117,148 @@ class BatchRenderer:
         output: OutputConfig | None = None,
         jobs: int | None = None,
         recycle_after: int = 400,
-        timeout: float = 120.0,
+        timeout: float | None = None,
+        memory_mb: int | None = None,
     ) -> None:
-        self.settings = (templates_dir, profile, output or OutputConfig())
+        output = output or OutputConfig()
+        self.settings: Settings = (templates_dir, profile, output)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.recycle_after = recycle_after
-        self.timeout = timeout
-        self._local: Renderer | None = None
-        self._pool: Pool | None = None
+        self.timeout = float(timeout or output.render_timeout_seconds)
+        self.memory_bytes = (memory_mb or output.render_memory_mb) * MIB
+        self._workers: list[_Worker] = []
+        self._retired: list[BaseProcess] = []
+        self._frozen = False
 
-    def _new_pool(self) -> Pool:
-        # Forked workers share the caller's heap (every account, address and decision of the
-        # night) page by page until something writes to it; the garbage collector walking it
-        # would copy all of it into each worker. Frozen, it is left alone until `close`.
-        gc.freeze()
-        context = multiprocessing.get_context("fork")
-        return context.Pool(
-            self.jobs, _start_worker, self.settings, maxtasksperchild=self.recycle_after
-        )
+    def _add_worker(self) -> _Worker:
+        if not self._frozen:
+            # Forked workers share the caller's heap (every account, address and decision of the
+            # night) page by page until something writes to it; the garbage collector walking it
+            # would copy all of it into each worker. Frozen, it is left alone until `close`.
+            gc.freeze()
+            self._frozen = True
+        self._retired = [p for p in self._retired if p.exitcode is None]  # reap the recycled
+        ours, theirs = _FORK.Pipe()
+        args = (theirs, self.settings, os.getpid(), self.memory_bytes)
+        process = _FORK.Process(target=_worker_main, args=args, name="letters-render", daemon=True)
+        process.start()
+        theirs.close()
+        worker = _Worker(process, ours)
+        self._workers.append(worker)
+        return worker
 
-    def _local_renderer(self) -> Renderer:
-        if self._local is None:
-            self._local = Renderer(*self.settings)
-        return self._local
-
-    def render_all(
-        self, jobs: Iterable[RenderJob], small: bool = False
-    ) -> Iterator[RenderedPdf | RenderFailure]:
-        """Render every job, yielding each result in order; `small` renders in this process."""
-        if small or self.jobs == 1:
-            for job in jobs:
-                try:
-                    yield self._local_renderer().render(job.template, job.context, job.identifier)
-                except Exception as exc:  # a template error is the caller's to raise
-                    yield RenderFailure(f"{type(exc).__name__}: {exc}")
-            return
-        window = self.jobs * 6
-        pending: deque[tuple[RenderJob, AsyncResult[RenderedPdf]]] = deque()
+    def render_all(self, jobs: Iterable[RenderJob], small: bool = False) -> Iterator[Outcome]:
+        """Render every job, yielding each result in order; `small` uses a single worker."""
+        width = 1 if small else self.jobs
+        window = width * 6
         source = iter(jobs)
-        pool = self._pool = self._pool or self._new_pool()
+        queued: deque[tuple[int, RenderJob]] = deque()
+        results: dict[int, Outcome] = {}
+        submitted = done = 0
         while True:
-            while len(pending) < window:
+            while submitted - done < window:
                 upcoming = next(source, None)
                 if upcoming is None:
                     break
-                pending.append((upcoming, pool.apply_async(_render, (upcoming,))))
-            if not pending:
+                queued.append((submitted, upcoming))
+                submitted += 1
+            if done in results:
+                yield results.pop(done)
+                done += 1
+                continue
+            if done == submitted:
                 return
-            _job, result = pending.popleft()
-            try:
-                yield result.get(self.timeout)
-            except multiprocessing.TimeoutError:
-                yield RenderFailure(f"render_error: no result within {self.timeout:.0f}s")
-                pool = self._restart(pool, pending)
-            except Exception as exc:
-                yield RenderFailure(f"render_error: {type(exc).__name__}: {exc}")
+            self._dispatch(queued, width)
+            self._collect(results)
 
-    def _restart(
-        self, pool: Pool, pending: deque[tuple[RenderJob, AsyncResult[RenderedPdf]]]
-    ) -> Pool:
-        """Replace a pool whose worker hung or died, and submit its unfinished letters again."""
-        pool.terminate()
-        pool.join()
-        fresh = self._pool = self._new_pool()
-        resubmitted = [(job, fresh.apply_async(_render, (job,))) for job, _ in pending]
-        pending.clear()
-        pending.extend(resubmitted)
-        return fresh
+    def _dispatch(self, queued: deque[tuple[int, RenderJob]], width: int) -> None:
+        """Hand queued letters to idle workers, starting workers up to `width` busy ones."""
+        while queued and sum(w.job is not None for w in self._workers) < width:
+            idle = [w for w in self._workers if w.job is None]
+            worker = idle[0] if idle else self._add_worker()
+            index, job = queued.popleft()
+            worker.job, worker.since = index, time.monotonic()
+            with contextlib.suppress(OSError):  # a worker gone: `_collect` reports its letter
+                worker.conn.send(job)
+
+    def _collect(self, results: dict[int, Outcome]) -> None:
+        """Wait for a reply, a dead worker or the first deadline; settle whatever happened."""
+        busy = [w for w in self._workers if w.job is not None]
+        deadline = min(w.since for w in busy) + self.timeout
+        wait(
+            [w.conn for w in busy] + [w.process.sentinel for w in busy],
+            max(0.0, deadline - time.monotonic()),
+        )
+        now = time.monotonic()
+        for worker in busy:
+            index = worker.job
+            assert index is not None
+            broken = False
+            if worker.conn.poll():
+                try:
+                    results[index] = worker.conn.recv()
+                except (EOFError, OSError):
+                    broken = True  # it died mid-letter
+                else:
+                    worker.job = None
+                    worker.tasks += 1
+                    if worker.tasks >= self.recycle_after:
+                        self._workers.remove(worker)
+                        self._retire(worker)
+                    continue
+            if broken or not worker.process.is_alive():
+                code = _death(worker.process.exitcode)
+                results[index] = RenderFailure(f"render_error: the render worker died ({code})")
+                self._discard(worker)
+            elif now - worker.since >= self.timeout:
+                results[index] = RenderFailure(
+                    f"render_error: no result within {self.timeout:.0f}s"
+                )
+                self._discard(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Tell a worker to exit once idle; it is waited for at `close`."""
+        with contextlib.suppress(OSError):
+            worker.conn.send(None)
+        worker.conn.close()
+        self._retired.append(worker.process)
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill a worker that hung or died, and forget it."""
+        self._workers.remove(worker)
+        worker.process.kill()
+        worker.process.join()
+        worker.conn.close()
 
     def close(self) -> None:
-        """Stop the workers."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
+        """Stop the workers once they are done (each is told to exit, then waited for)."""
+        for worker in self._workers:
+            self._retire(worker)
+        self._workers = []
+        for process in self._retired:
+            process.join(5)
+        self.terminate()
+
+    def terminate(self) -> None:
+        """Kill every worker now (rendering was cut short: a signal or an error)."""
+        for worker in self._workers:
+            worker.conn.close()
+            self._retired.append(worker.process)
+        self._workers = []
+        for process in self._retired:
+            if process.exitcode is None:
+                process.kill()
+            process.join()
+        self._retired = []
+        if self._frozen:
             gc.unfreeze()
+            self._frozen = False
 
     def __enter__(self) -> BatchRenderer:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.terminate()

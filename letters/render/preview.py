@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pypdfium2
 
-from addresses.model import AddressChoice, ChoiceStatus
-from addresses.standardize import standardize
+from addresses.model import AddressChoice
 from letters.decide.gates import decide_customer
 from letters.decide.plan import resolve_addresses
 from letters.errors import LettersError, UsageError
@@ -23,19 +22,16 @@ from letters.intake.policy import Policy
 from letters.intake.request import RunRequest
 from letters.intake.sources import load_inputs
 from letters.model import History, LetterSpec
-from letters.render.articles import ACCOUNTABLE, PostalMarks
+from letters.render.check import (
+    SAMPLE_ACCOUNT,
+    check_templates,
+    collector_policy,
+    sample_choice,
+    sample_marks,
+    template_kind,
+)
 from letters.render.content import letter_content
 from letters.render.renderer import Renderer
-
-PREVIEW_ARTICLE = "9400111201080805483016"  # the reference's example: never a real piece
-PREVIEW_IMB = ("00270123456000000001", "606141234")
-SAMPLE_ACCOUNT = {
-    "account_id": "SAMPLE-1", "customer_id": "SAMPLE", "full_name": "Ada Lovelace",
-    "creditor": "Lakeside Community Credit Union", "account_number": "4111111111111234",
-    "itemization_date": "2026-08-01", "amount_at_itemization": "1000.00", "interest_since": "12.34",
-    "fees_since": "25.00", "payments_since": "100.00", "balance": "937.34",
-    "due_date": "2026-08-15",
-}  # fmt: skip
 
 
 class PreviewError(LettersError):
@@ -52,17 +48,11 @@ class PreviewFiles:
     lint: tuple[str, ...]
 
 
-def _marks(letter: LetterSpec, policy: Policy) -> PostalMarks:
-    article = PREVIEW_ARTICLE if letter.mail_class in ACCOUNTABLE else ""
-    tracking, routing = PREVIEW_IMB if policy.imb.mailer_id else ("", "")
-    return PostalMarks(article, tracking, routing)
-
-
 def _write(renderer: Renderer, policy: Policy, letter: LetterSpec, choice: AddressChoice,
            out_dir: Path, name: str, outlines: bool) -> PreviewFiles:  # fmt: skip
     from letters.render.lint import lint_letter
 
-    content = letter_content("PREVIEW", policy, letter, choice, _marks(letter, policy))
+    content = letter_content("PREVIEW", policy, letter, choice, sample_marks(letter, policy))
     pdf = renderer.render(letter.template, content.context, "PREVIEW", outlines=outlines)
     make_private_dir(out_dir)
     pdf_path = out_dir / f"{name}.pdf"
@@ -109,6 +99,7 @@ def preview_account(
         raise PreviewError(
             f"{account_id}: no letter: {decision.reason_code}: {decision.reason_detail}"
         )
+    check_templates(renderer, request.policy, request.as_of, [letter.template])
     return _write(renderer, request.policy, letter, choice, out_dir, account_id, outlines)
 
 
@@ -118,23 +109,19 @@ def preview_template(policy: Policy, templates_dir: Path, template: str, as_of: 
     renderer = Renderer(templates_dir, policy.envelope, policy.output)
     if not renderer.template_exists(template):
         raise UsageError(f"--template: no template {template!r} in {templates_dir}")
-    renderer.check_templates([template])
+    check_templates(renderer, policy, as_of, [template])
     sample = dict(
         SAMPLE_ACCOUNT,
         language="es" if template.startswith(f"{policy.templates.spanish_folder}/") else "en",
     )
     account = account_from_values(sample, 0)
-    form = standardize("123 N Main St", "Apt 4", "Chicago", "IL", "60614-1234")
-    choice = AddressChoice("SAMPLE", ChoiceStatus.SELECTED, form.postal_address(), 1.0, ("sample",))
-    as_policy = policy
+    choice = sample_choice()
+    kind = template_kind(policy, template)
+    as_policy = collector_policy(policy) if kind == "validation" else policy
     stem = Path(template).name
-    if stem == Path(policy.templates.validation).name:
-        as_policy = replace(policy, sender=replace(policy.sender, kind="debt_collector"))
     outcome = decide_customer([account], choice, as_policy, as_of, History(), lambda _name: False)
     if not outcome.letters:
         raise PreviewError(f"the sample account gets no letter on {as_of}: pick another --as-of")
-    kind = {Path(policy.templates.hardship).name: "hardship",
-            Path(policy.templates.validation).name: "validation"}.get(stem, "demand")  # fmt: skip
     letter = replace(outcome.letters[0], template=template, language=sample["language"], kind=kind)
     return _write(
         renderer, as_policy, letter, choice, out_dir, stem.removesuffix(".html"), outlines

@@ -15,7 +15,6 @@ from urllib.parse import unquote, urlparse
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
 from pypdf import PdfReader
 from weasyprint import CSS, HTML
 from weasyprint.formatting_structure.boxes import MarginBox, TextBox
@@ -25,6 +24,7 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher
 from letters.errors import TemplateError
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
 from letters.render.geometry import geometry_css, outline_css
+from letters.render.sandbox import FolderLoader, LimitedSandbox, describe, render_limited
 
 STYLESHEET_NAME = "letter.css"
 
@@ -39,20 +39,52 @@ def default_templates_dir() -> Path:
 
 
 class LocalFileFetcher(URLFetcher):  # type: ignore[misc]
-    """A WeasyPrint URL fetcher that serves only `file:` URLs below one folder."""
+    """A WeasyPrint URL fetcher that serves only `file:` URLs below one folder.
+
+    Every refusal is also kept in `refused` (URL, reason), so that a check can fail on a resource
+    that WeasyPrint would otherwise drop with a warning.
+    """
 
     def __init__(self, root_dir: Path) -> None:
         super().__init__(allowed_protocols={"file"}, fail_on_errors=True)
         self._root = root_dir.resolve()
+        self.refused: list[tuple[str, str]] = []
 
     def fetch(self, url: str, headers: Any = None) -> Any:
         """Refuse anything that is not a local file under the templates folder."""
         if not url.startswith("file:"):
-            raise ValueError(f"only local template files may be read, not {url}")
-        local = Path(unquote(urlparse(url).path)).resolve()
-        if not local.is_relative_to(self._root):
-            raise ValueError(f"{local} is outside the templates folder")
+            self._refuse(url, "only local files inside the templates folder may be read")
+        local = Path(unquote(urlparse(url).path))
+        if not local.resolve().is_relative_to(self._root):
+            self._refuse(url, "outside the templates folder")
+        if any(p.is_symlink() for p in (local, *local.parents) if p.is_relative_to(self._root)):
+            self._refuse(url, "a symbolic link")
         return super().fetch(url, headers)
+
+    def _refuse(self, url: str, reason: str) -> None:
+        self.refused.append((url, reason))
+        raise ValueError(f"{url}: {reason}")
+
+    def last_refusal(self) -> str:
+        """`<url>: <reason>` of the latest refused URL, or ''."""
+        return ": ".join(self.refused[-1]) if self.refused else ""
+
+
+def line_of(text: str, candidates: list[Path], root_dir: Path) -> str:
+    """`name:line` of the first line among the files that mentions a URL (as written, its path or
+    its file name), or ''."""
+    path = unquote(urlparse(text).path)
+    needles = [n for n in (text, path, Path(path).name) if n]
+    for file_path in candidates:
+        try:
+            lines = file_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for needle in needles:
+            for number, line in enumerate(lines, start=1):
+                if needle in line:
+                    return f"{file_path.relative_to(root_dir)}:{number}"
+    return ""
 
 
 PX_PER_INCH = 96.0  # WeasyPrint lays out in CSS pixels
@@ -115,8 +147,8 @@ class Renderer:
         self.output = output or OutputConfig()
         if not (self.templates_dir / STYLESHEET_NAME).is_file():
             raise TemplateError(f"{self.templates_dir}: no {STYLESHEET_NAME} in templates folder")
-        self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(self.templates_dir),
+        self.env = LimitedSandbox(
+            loader=FolderLoader(self.templates_dir),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -125,12 +157,21 @@ class Renderer:
         self.fetcher = LocalFileFetcher(self.templates_dir)
         self._versions: dict[str, str] = {}
         self.font_config = FontConfiguration()
-        self.stylesheets = [
-            CSS(
-                filename=str(self.templates_dir / STYLESHEET_NAME),
+        stylesheet_path = self.templates_dir / STYLESHEET_NAME
+        try:
+            main_sheet = CSS(
+                filename=str(stylesheet_path),
                 font_config=self.font_config,
                 url_fetcher=self.fetcher,
-            ),
+            )
+        except FatalURLFetchingError:
+            refusal = self.fetcher.last_refusal() or "cannot be read"
+            where = line_of(refusal.split(": ")[0], [stylesheet_path], self.templates_dir)
+            raise TemplateError(
+                f"{where or STYLESHEET_NAME}: template resource refused: {refusal}"
+            ) from None
+        self.stylesheets = [
+            main_sheet,
             CSS(string=geometry_css(profile), font_config=self.font_config),
         ]
         self.outline_stylesheet = CSS(string=outline_css(profile), font_config=self.font_config)
@@ -141,12 +182,10 @@ class Renderer:
         for name in names:
             try:
                 self.env.get_template(name)
-            except jinja2.TemplateSyntaxError as exc:
-                raise TemplateError(
-                    f"{exc.name or name}:{exc.lineno}: template error: {exc.message}"
-                ) from None
             except jinja2.TemplateNotFound as exc:
-                raise TemplateError(f"{name}: template not found: {exc.name}") from None
+                raise TemplateError(f"{name}: template not found: {exc.message}") from None
+            except Exception as exc:
+                raise TemplateError(describe(exc, self.templates_dir, name)) from None
 
     def template_exists(self, name: str) -> bool:
         """True when the templates folder has this template."""
@@ -154,22 +193,28 @@ class Renderer:
             self.env.get_template(name)
         except jinja2.TemplateNotFound:
             return False
+        except jinja2.TemplateSyntaxError:
+            return True  # it exists; rendering it reports the error with its line
         return True
+
+    def template_files(self, name: str) -> list[str]:
+        """The template and every template it extends or includes, sorted."""
+        seen: set[str] = set()
+        pending = [name]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            source = self.env.loader.get_source(self.env, current)[0]  # type: ignore[union-attr]
+            pending += [n for n in meta.find_referenced_templates(self.env.parse(source)) if n]
+        return sorted(seen)
 
     def template_version(self, name: str) -> str:
         """A short hash of the template, everything it extends or includes, and the stylesheet."""
         if name not in self._versions:
-            seen: set[str] = set()
-            pending = [name]
-            while pending:
-                current = pending.pop()
-                if current in seen:
-                    continue
-                seen.add(current)
-                source = self.env.loader.get_source(self.env, current)[0]  # type: ignore[union-attr]
-                pending += [n for n in meta.find_referenced_templates(self.env.parse(source)) if n]
             digest = hashlib.sha256()
-            for part in [*sorted(seen), STYLESHEET_NAME]:
+            for part in [*self.template_files(name), STYLESHEET_NAME]:
                 digest.update(part.encode() + b"\0" + (self.templates_dir / part).read_bytes())
             self._versions[name] = digest.hexdigest()[:16]
         return self._versions[name]
@@ -177,13 +222,10 @@ class Renderer:
     def render_html(self, template_name: str, context: dict[str, Any]) -> str:
         """Fill a template; an undefined variable or a runtime error names the template and line."""
         try:
-            return self.env.get_template(template_name).render(
-                {"preview_outlines": False, **context}
-            )
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{exc.name}:{exc.lineno}: template error: {exc.message}") from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"{template_name}: template error: {exc}") from None
+            template = self.env.get_template(template_name)
+            return render_limited(template, {"preview_outlines": False, **context})
+        except Exception as exc:  # template code can raise anything; it is one letter's error
+            raise TemplateError(describe(exc, self.templates_dir, template_name)) from None
 
     def _blank(self) -> Any:
         if self._blank_page is None:
@@ -212,7 +254,8 @@ class Renderer:
                 options["pdf_variant"] = self.output.pdf_variant
             data = document.write_pdf(**options)
         except FatalURLFetchingError as exc:
-            raise TemplateError(f"template resource refused: {exc}") from None
+            refusal = self.fetcher.last_refusal() or str(exc)
+            raise TemplateError(f"template resource refused: {refusal}") from None
         return RenderedPdf(data=data, pages=len(document.pages), runs=runs)
 
     def render(

@@ -17,8 +17,7 @@ def address_json(address: PostalAddress | None) -> str:
     """An address as a letter row stores it: a JSON list of its six fields, `[]` for none."""
     if address is None:
         return "[]"
-    fields = [address.line1, address.line2, address.city, address.state, address.zip]
-    return json.dumps([*fields, address.country])
+    return json.dumps(list(address.fields()))
 
 
 def address_from_json(text: str | None) -> PostalAddress | None:

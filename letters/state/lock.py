@@ -10,12 +10,29 @@ from typing import IO
 
 from letters.state.records import LockedError
 
+_HELD: set[RunLock] = set()  # the locks this process holds, closed in every forked child
+
+
+def _forget_in_child() -> None:
+    # A forked child shares the lock's open file: the lock would outlive the run as long as the
+    # child does (a kill -9 of the run, then "another run holds the lock" naming a dead pid).
+    # Closing the child's copy of the descriptor lets go of nothing the parent holds.
+    for lock in list(_HELD):
+        if lock._handle is not None:
+            lock._handle.close()
+            lock._handle = None
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
 
 class RunLock:
     """An exclusive lock on the state, held by one run at a time.
 
     It is an `flock` on `<db>.lock`: the kernel releases it when the holder dies, however it dies,
-    so a stale lock from a killed run is simply taken over. The file names the holder.
+    so a stale lock from a killed run is simply taken over. The file names the holder. A forked
+    child does not keep it (its copy is closed at the fork; spawned processes never get it).
     """
 
     def __init__(self, db_path: Path) -> None:
@@ -36,6 +53,7 @@ class RunLock:
                 f"another run holds the lock on {self.lock_path.name}: {holder}"
             ) from None
         self._handle = handle
+        _HELD.add(self)
         self.describe(batch_id)
 
     def describe(self, batch_id: str) -> None:
@@ -48,6 +66,7 @@ class RunLock:
 
     def release(self) -> None:
         """Let go of the lock."""
+        _HELD.discard(self)
         if self._handle is not None:
             self._handle.seek(0)
             self._handle.truncate()

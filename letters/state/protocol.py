@@ -13,6 +13,7 @@ from addresses.model import PostalAddress
 from letters.model import History
 from letters.state.records import (
     AddressEvidence,
+    ArchivedLetter,
     BatchRecord,
     DecisionRecord,
     LetterDetails,
@@ -105,6 +106,27 @@ class StateStore(Protocol):
 
     def record_decisions(self, batch_id: str, decisions: Iterable[DecisionRecord]) -> None:
         """Store every account's outcome in a batch, replacing what the batch stored before."""
+        ...
+
+    # whole batches: closed, sealed, rebuilt
+    def archived_letters(self, batch_id: str) -> list[ArchivedLetter]:
+        """Every rendered letter of a batch with all the state holds of it, by piece id."""
+        ...
+
+    def decisions_of(self, batch_id: str) -> list[DecisionRecord]:
+        """The account outcomes a batch stored (none if it never reached its end)."""
+        ...
+
+    def release_pending(self, batch_id: str) -> list[str]:
+        """Forget a batch's letters that never rendered; say which pieces they were."""
+        ...
+
+    def restore_batch(self, batch: BatchRecord) -> bool:
+        """Record a sealed batch read back from its folder; False if the state has it already."""
+        ...
+
+    def restore_letter(self, archived: ArchivedLetter) -> bool:
+        """Record a sealed letter as rendered, its numbers as used; False if known already."""
         ...
 
     # postal numbers

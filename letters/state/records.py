@@ -123,3 +123,17 @@ class TimelineEntry:
     when: str
     what: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedLetter:
+    """Everything the state holds of one rendered letter: what a closed batch's manifest is
+    written from, what a sealed batch keeps (`letters.jsonl`) and a rebuilt state restores."""
+
+    letter: LetterRecord
+    account_ids: tuple[str, ...]
+    details: LetterDetails
+    created_at: str
+    article_pool: str | None = None  # where its article number came from, and its place there
+    article_ordinal: int | None = None
+    imb_serial: int | None = None

@@ -112,6 +112,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX letters_article ON letters(article_number);
     CREATE INDEX evidence_customer ON address_evidence(customer_id)
     """,
+    # 5: a batch closed by a later run (its rendered letters sealed, the rest released). SQLite
+    # cannot change a CHECK in place: the table is copied (foreign keys are off while migrating,
+    # so the letters' reference to `batches` holds on to the new table).
+    """
+    CREATE TABLE batches_with_closed (
+        batch_id TEXT PRIMARY KEY,
+        as_of TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('running', 'complete', 'interrupted', 'failed', 'closed')),
+        batch_dir TEXT NOT NULL,
+        request_json TEXT NOT NULL,
+        pid INTEGER,
+        host TEXT,
+        counts_json TEXT
+    );
+    INSERT INTO batches_with_closed SELECT * FROM batches;
+    DROP TABLE batches;
+    ALTER TABLE batches_with_closed RENAME TO batches
+    """,
 )
 
 
@@ -120,9 +141,18 @@ def migrate(db: sqlite3.Connection, db_path: Path) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         raise StateError(f"{db_path}: made by a newer letters (schema {version})")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        with transaction(db):
-            for statement in script.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
+    if version == len(MIGRATIONS):
+        return
+    # A migration may copy a table others refer to; the references are checked after it.
+    db.execute("PRAGMA foreign_keys=OFF")
+    try:
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with transaction(db):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                if db.execute("PRAGMA foreign_key_check").fetchone():
+                    raise StateError(f"{db_path}: migration {number} broke a reference")
+                db.execute(f"PRAGMA user_version = {number}")
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")

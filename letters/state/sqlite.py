@@ -12,6 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from letters.state.archive import SqliteArchive
 from letters.state.batches import SqliteBatches
 from letters.state.letters import SqliteLetters
 from letters.state.postal import SqlitePostal
@@ -23,13 +24,13 @@ DB_ENV = "LETTERS_DB"
 DEFAULT_DB_NAME = "letters.db"
 
 
-class SqliteStore(SqliteBatches, SqliteLetters, SqlitePostal, SqliteTracking):
+class SqliteStore(SqliteBatches, SqliteLetters, SqliteArchive, SqlitePostal, SqliteTracking):
     """The embedded state: one SQLite file in WAL mode, every write its own transaction."""
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
+            db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
             self.db = sqlite3.connect(db_path, isolation_level=None, timeout=30)
@@ -39,6 +40,10 @@ class SqliteStore(SqliteBatches, SqliteLetters, SqlitePostal, SqliteTracking):
             migrate(self.db, db_path)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{db_path}: cannot use the state database: {exc}") from None
+        except OSError as exc:  # a read-only file or folder, a missing permission
+            raise StateError(
+                f"{db_path}: cannot open the state database: {exc.strerror or exc}"
+            ) from None
 
     def close(self) -> None:
         """Close the connection."""

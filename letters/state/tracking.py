@@ -100,9 +100,10 @@ class SqliteTracking(SqliteBase):
     def timeline(self, customer_id: str) -> list[TimelineEntry]:
         """Every letter, decision, event and address evidence for a debtor, newest first."""
         rows: list[TimelineEntry] = []
-        for piece, batch, stage, status, mail, article, created, kind in self.db.execute(
-            "SELECT piece_id, batch_id, stage, status, mail_date, article_number, created_at, kind"
-            " FROM letters WHERE customer_id = ?",
+        for piece, batch, stage, status, mail, article, created, kind, sealed in self.db.execute(
+            "SELECT l.piece_id, l.batch_id, l.stage, l.status, l.mail_date, l.article_number,"
+            " l.created_at, l.kind, b.status IN ('complete', 'closed') FROM letters l"
+            " LEFT JOIN batches b ON b.batch_id = l.batch_id WHERE l.customer_id = ?",
             (customer_id,),
         ):
             accounts = ",".join(
@@ -112,7 +113,9 @@ class SqliteTracking(SqliteBase):
                     (piece,),
                 )
             )
-            what = f"letter {piece} ({kind or 'demand'}, stage {stage}, {status})"
+            # a letter counts as sent only once its batch is sealed (complete, or closed later)
+            sent = "sent" if status == "rendered" and sealed else f"{status}, not yet sent"
+            what = f"letter {piece} ({kind or 'demand'}, stage {stage}, {sent})"
             detail = f"batch {batch}; mail date {mail}; accounts {accounts}" + (
                 f"; article {article}" if article else ""
             )
