@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from letters.cli.app import app
+from letters.intake.policy import default_policy_text
 from letters.ops.recover import UnknownBatches
 from tests.helpers import (
     AS_OF,
@@ -171,3 +172,31 @@ def test_rebuild_restores_a_closed_batch(
     assert {r["reason_code"] for r in manifest(again.batch_dir)} == {"already_sent"}
     listing = CliRunner().invoke(app, ["batches", "--out", str(out_dir)])
     assert "closed" in listing.stdout
+
+
+def test_rebuild_restores_the_imb_serial_counter(
+    inputs: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        default_policy_text().replace('# mailer_id = "123456"', 'mailer_id = "123456"'),
+        encoding="utf-8",
+    )
+    out_dir = tmp_path / "out"
+    first = run_in_process(*inputs, out_dir, now=at("02:00:00"), policy=policy)
+    serials = _imb_serials(out_dir)
+    assert len(serials) == 4
+    _lose_state(out_dir)
+    assert CliRunner().invoke(app, ["state", "rebuild", "--out", str(out_dir)]).exit_code == 0
+    assert _imb_serials(out_dir) == serials
+    piece = manifest(first.batch_dir)[0]["piece_id"]
+    run_in_process(*inputs, out_dir, now=at("03:00:00"), policy=policy, force=[piece],
+                   force_reason="returned, re-sent")  # fmt: skip
+    after = _imb_serials(out_dir)
+    assert len(after) == 5 and len(set(after)) == 5  # the new piece's serial was never used
+
+
+def _imb_serials(out_dir: Path) -> list[int]:
+    with sqlite3.connect(out_dir / "letters.db") as db:
+        rows = db.execute("SELECT imb_serial FROM letters WHERE imb_serial IS NOT NULL").fetchall()
+    return sorted(int(row[0]) for row in rows)

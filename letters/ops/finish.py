@@ -173,7 +173,8 @@ def seal(ctx: BatchContext, summary: dict[str, Any]) -> None:
         if p.is_file()
     }
     # the state's record of each letter, sealed with it: what `letters state rebuild` reads back
-    write_letter_records(ctx.batch_dir, ctx.store.archived_letters(ctx.batch_id))
+    letters = ctx.store.archived_letters(ctx.batch_id)
+    write_letter_records(ctx.batch_dir, letters, request.policy.imb.mailer_id)
     write_seal(
         ctx.batch_dir,
         {

@@ -144,7 +144,7 @@ def close_batch(ctx: BatchContext, record: BatchRecord) -> ClosedBatch:
     mail_date = next((a.details.mail_date for a in letters if a.details.mail_date), record.as_of)
     policy = ctx.request.policy
     book = write_mailing_book(batch_dir, batch_id, rows, policy, ctx.renderer, mail_date)
-    write_letter_records(batch_dir, letters)
+    write_letter_records(batch_dir, letters, policy.imb.mailer_id)
     done = ClosedBatch(batch_id, record.status, len(letters), len(rows), len(released), book)
     counts = _counts(ctx, record, rows, letters, done)
     write_summary(batch_dir / "summary.json", {**_old_summary(batch_dir), **counts})

@@ -88,7 +88,7 @@ def closed_rows(
     return rows
 
 
-def _record(archived: ArchivedLetter) -> dict[str, Any]:
+def _record(archived: ArchivedLetter, imb_counter: str | None) -> dict[str, Any]:
     letter, details = archived.letter, archived.details
     return {
         "letter_key": letter.letter_key,
@@ -104,6 +104,7 @@ def _record(archived: ArchivedLetter) -> dict[str, Any]:
         "article_pool": archived.article_pool,
         "article_ordinal": archived.article_ordinal,
         "imb_serial": archived.imb_serial,
+        "imb_counter": imb_counter if archived.imb_serial is not None else None,
         "mail_date": details.mail_date,
         "kind": details.kind,
         "recipient_role": details.recipient_role,
@@ -112,11 +113,15 @@ def _record(archived: ArchivedLetter) -> dict[str, Any]:
     }
 
 
-def write_letter_records(batch_dir: Path, letters: Iterable[ArchivedLetter]) -> None:
-    """Write letters.jsonl: the state's record of each letter of the batch, one JSON line each."""
+def write_letter_records(
+    batch_dir: Path, letters: Iterable[ArchivedLetter], imb_mailer_id: str = ""
+) -> None:
+    """Write letters.jsonl: the state's record of each letter of the batch, one JSON line each
+    (with the IMb serial counter its serials came from, so a rebuilt state never reuses one)."""
+    counter = f"imb:{imb_mailer_id}" if imb_mailer_id else None
     with atomic_open(batch_dir / LETTERS_FILE, "w", encoding="utf-8", newline="") as handle:
         for archived in letters:
-            handle.write(json.dumps(_record(archived), sort_keys=True) + "\n")
+            handle.write(json.dumps(_record(archived, counter), sort_keys=True) + "\n")
 
 
 def _archived(batch_id: str, data: dict[str, Any]) -> ArchivedLetter:
@@ -149,6 +154,7 @@ def _archived(batch_id: str, data: dict[str, Any]) -> ArchivedLetter:
         data.get("article_pool"),
         data.get("article_ordinal"),
         data.get("imb_serial"),
+        data.get("imb_counter"),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from letters.model import PieceId
 from letters.state.base import SqliteBase
 from letters.state.letters import address_from_json, address_json
 from letters.state.records import (
@@ -137,8 +138,9 @@ class SqliteArchive(SqliteBase):
     def _restore_numbers(self, archived: ArchivedLetter) -> None:
         """The piece counter, the article number (used) and a range pool's serial counter."""
         piece = archived.letter.piece_id
-        number = int(piece.rpartition("-")[2])
-        self._raise_counter(f"piece:{archived.letter.batch_id}", number)
+        self._raise_counter(f"piece:{archived.letter.batch_id}", PieceId.parse(piece).number)
+        if archived.imb_counter and archived.imb_serial is not None:
+            self._raise_counter(archived.imb_counter, archived.imb_serial)
         article = archived.details.article_number
         if not article:
             return

@@ -137,3 +137,4 @@ class ArchivedLetter:
     article_pool: str | None = None  # where its article number came from, and its place there
     article_ordinal: int | None = None
     imb_serial: int | None = None
+    imb_counter: str | None = None  # the counter its IMb serial came from (`imb:<mailer id>`)
