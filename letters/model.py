@@ -6,6 +6,7 @@ rendered or stored.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +25,25 @@ def format_money(amount: Decimal, currency: str = "USD") -> str:
     sign = "-" if amount < 0 else ""
     figure = f"{abs(amount):,.2f}"
     return f"{sign}${figure}" if currency == "USD" else f"{sign}{currency} {figure}"
+
+
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit for a string of digits (ISO/IEC 7812-1)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return str((10 - total % 10) % 10)
+
+
+def payment_reference(account_id: str) -> str:
+    """The account's payment reference, `4821-0937-551`: ten digits from a hash of the account id
+    and a Luhn check digit. Derived from the id alone, so every letter (any batch, any state, after
+    a rebuild) gives an account the same one."""
+    digest = hashlib.sha256(b"letters-payment-reference\0" + account_id.encode("utf-8"))
+    digits = f"{int.from_bytes(digest.digest()[:8], 'big') % 10**10:010d}"
+    digits += luhn_digit(digits)
+    return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +83,11 @@ class Account:
     def account_number_last4(self) -> str:
         """The account number truncated for printing: only its last four characters."""
         return self.account_number[-4:]
+
+    @property
+    def payment_reference(self) -> str:
+        """What the debtor writes on a payment for this account (see `payment_reference`)."""
+        return payment_reference(self.account_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +146,19 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class EarlierLetter:
+    """A letter the state holds as sent to a debtor: what a later letter may say about it."""
+
+    piece_id: str
+    mail_date: date | None
+    stage: str
+    kind: str  # validation, demand, hardship
+    role: str  # debtor, attorney, representative: who it went to
+    cycle: str
+    channel: str = "letter"
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """What earlier batches did for one debtor (never the batch being run)."""
 
@@ -129,6 +167,7 @@ class History:
     validation_sent: bool = False
     validation_mail_date: date | None = None  # when the last validation notice was mailed
     forced: frozenset[str] = frozenset()  # keys an operator forced to go again: no frequency cap
+    earlier: tuple[EarlierLetter, ...] = ()  # every letter sent, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +212,6 @@ class LetterSpec:
     recipient: Recipient
     decisions: tuple[Decision, ...]
     notes: tuple[str, ...] = ()
+    earlier: tuple[EarlierLetter, ...] = ()  # sent before to this recipient in this cycle
+    payment_plan_offered: bool = False  # an earlier letter of this cycle offered a plan
+    english_notice_before: bool = False  # an English validation notice went before (1006.34(e))

@@ -6,6 +6,9 @@ Plain functions and constants only; fixtures live in `conftest.py`.
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -248,3 +251,24 @@ def cli_args(
 def error_lines(output: str) -> list[str]:
     """The `Error: ...` lines of a command's output."""
     return [line for line in output.splitlines() if line.startswith("Error: ")]
+
+
+def run_command(sample_accounts: Path, sources: Sequence[Path], out_dir: Path, *extra: str,
+                as_of: str = "2026-11-20") -> list[str]:  # fmt: skip
+    """`letters run` as a command line for a real process (`python -m letters.cli.app`)."""
+    command = [sys.executable, "-m", "letters.cli.app", "run", str(sample_accounts),
+               "--out", str(out_dir), "--as-of", as_of, *extra]  # fmt: skip
+    for source in sources:
+        command += ["--sources", str(source)]
+    return command
+
+
+def start_process(command: Sequence[str]) -> subprocess.Popen[str]:
+    """Start a command in its own process group (the run, its workers and its helpers), with
+    pipes for its output, plain-line output width, and no `$LETTERS_DB` of the developer's."""
+    env = {**os.environ, "COLUMNS": "120"}
+    env.pop("LETTERS_DB", None)
+    return subprocess.Popen(
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip

@@ -51,7 +51,7 @@ def test_validation_notice_contains_every_regulation_f_item(renderer: Renderer) 
         # 6 current creditor
         "The creditor to whom the debt is currently owed: Lakeside Community Credit Union",
         # 7 itemization date, 8 amount then
-        "As of 2026-08-01, you owed: $1,000.00",
+        "As of August 1, 2026, you owed: $1,000.00",  # B-1 spells the date out
         # 9 itemization since then
         "You were charged this amount in interest: + $12.34",
         "You were charged this amount in fees: + $25.00",

@@ -15,7 +15,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +34,9 @@ from tests.helpers import (
     batch_dirs,
     manifest,
     only_batch,
+    run_command,
     run_in_process,
+    start_process,
 )
 
 AS_OF = "2026-11-20"
@@ -43,24 +44,7 @@ runner = CliRunner()
 
 
 def _command(sample: SampleFiles, out_dir: Path, *extra: str) -> list[str]:
-    command = [sys.executable, "-m", "letters.cli.app", "run", str(sample.accounts_path),
-               "--out", str(out_dir), "--as-of", AS_OF, *extra]  # fmt: skip
-    for source in sample.source_paths:
-        command += ["--sources", str(source)]
-    return command
-
-
-def _start(command: Sequence[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "COLUMNS": "120"}
-    env.pop("LETTERS_DB", None)
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,  # its own process group: the run and its workers
-    )
+    return run_command(sample.accounts_path, sample.source_paths, out_dir, *extra, as_of=AS_OF)
 
 
 def _wait_for_orphans(process: subprocess.Popen[str]) -> None:
@@ -80,7 +64,7 @@ def _wait_for_orphans(process: subprocess.Popen[str]) -> None:
 
 
 def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    process = _start(command)
+    process = start_process(command)
     stdout, stderr = process.communicate(timeout=300)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
@@ -146,7 +130,7 @@ def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
     expected = _assert_batch_intact(tmp_path / "reference", only_batch(tmp_path / "reference"))
 
     out_dir = tmp_path / "out"
-    process = _start(_command(ops_sample, out_dir))
+    process = start_process(_command(ops_sample, out_dir))
     _wait_for_pdfs(out_dir, 5, process)
     process.send_signal(signal.SIGKILL)  # the run only, as an operator's kill -9 would
     process.wait()
@@ -175,7 +159,7 @@ def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
 def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
     ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
-    first = _start(_command(ops_sample, tmp_path))
+    first = start_process(_command(ops_sample, tmp_path))
     _wait_for_pdfs(tmp_path, 1, first)
     second = _run(_command(ops_sample, tmp_path))
     first.communicate(timeout=300)
@@ -192,7 +176,7 @@ def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
 def test_sigterm_interrupts_cleanly_and_resume_finishes(
     ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
-    process = _start(_command(ops_sample, tmp_path))
+    process = start_process(_command(ops_sample, tmp_path))
     _wait_for_pdfs(tmp_path, 3, process)
     process.send_signal(signal.SIGTERM)
     _stdout, stderr = process.communicate(timeout=60)

@@ -11,7 +11,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,27 +20,22 @@ import pytest
 from letters.errors import ExitCode
 from letters.ops.sample import SampleFiles
 from letters.state.lock import RunLock
-from tests.helpers import WriteCsv, batch_dirs, only_batch, run_in_process
+from tests.helpers import (
+    WriteCsv,
+    batch_dirs,
+    only_batch,
+    run_command,
+    run_in_process,
+    start_process,
+)
 
 AS_OF = "2026-11-20"
 LOCK_NAME = "letters.db.lock"
 
 
 def _start(sample: SampleFiles, out_dir: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "letters.cli.app", "run", str(sample.accounts_path),
-               "--out", str(out_dir), "--as-of", AS_OF, "--jobs", "2"]  # fmt: skip
-    for source in sample.source_paths:
-        command += ["--sources", str(source)]
-    env = {**os.environ, "COLUMNS": "120"}
-    env.pop("LETTERS_DB", None)
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,  # its own process group: the run, its workers and helpers
-    )
+    accounts, sources = sample.accounts_path, sample.source_paths
+    return start_process(run_command(accounts, sources, out_dir, "--jobs", "2", as_of=AS_OF))
 
 
 def _stat(pid: str) -> list[str]:

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
-from letters.cli import addresses, batch, proof, state, workspace
+from letters.cli import addresses, batch, proof, state, templates, workspace
 from letters.cli.output import print_error
 from letters.errors import InputFileError, LettersError
 
@@ -62,6 +62,13 @@ state_app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(state_app, name="state")
+templates_app = typer.Typer(
+    cls=LettersGroup,
+    help="Proof and approve the letter templates before they go out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(templates_app, name="templates")
 
 
 # The commands, in the order `letters --help` lists them.
@@ -79,6 +86,9 @@ addresses_app.command()(addresses.resolve)
 addresses_app.command()(addresses.explain)
 addresses_app.command()(addresses.dedupe)
 state_app.command()(state.rebuild)
+templates_app.command()(templates.proof)
+templates_app.command()(templates.approve)
+templates_app.command()(templates.status)
 
 
 def main() -> None:

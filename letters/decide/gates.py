@@ -19,6 +19,7 @@ from letters.intake.policy import Policy, Stage
 from letters.model import (
     Account,
     Decision,
+    EarlierLetter,
     History,
     LetterKey,
     LetterSpec,
@@ -114,10 +115,18 @@ def _recipients(
     return groups
 
 
+def _validation_forced(history: History) -> bool:
+    """An operator forced a validation notice to go again (e.g. the consumer asked for it in
+    Spanish: 1006.34(d)(3)(vi))."""
+    return any(key.split("|")[1:2] == ["validation"] for key in history.forced)
+
+
 def _kind_and_template(
     policy: Policy, history: History, accounts: Sequence[Account], stage: Stage
 ) -> tuple[str, str]:
-    if policy.sender.is_debt_collector and not history.validation_sent:
+    if policy.sender.is_debt_collector and (
+        not history.validation_sent or _validation_forced(history)
+    ):
         return "validation", policy.templates.validation
     if any(a.hardship for a in accounts):
         return "hardship", policy.templates.hardship
@@ -137,6 +146,22 @@ def _language(
     if localized and template_exists(localized):
         return localized, wanted, ()
     return template, "en", (f"no {wanted} version of {template}: sent in English",)
+
+
+# What a letter may say about earlier contact comes from the state, never from its stage: the
+# earlier letters of this cycle to the same recipient. A payment plan counts as offered when one
+# of them was a hardship letter or a letter of a stage whose shipped template offers a plan.
+PLAN_OFFERING_STAGES = frozenset({"reminder", "notice"})
+
+
+def earlier_in_cycle(history: History, key: LetterKey) -> tuple[EarlierLetter, ...]:
+    """The letters the state holds as sent to this recipient in this letter's cycle."""
+    return tuple(e for e in history.earlier if e.cycle == key.cycle and e.role == key.role)
+
+
+def plan_offered(earlier: Sequence[EarlierLetter]) -> bool:
+    """True when an earlier letter of the cycle offered a payment plan (see above)."""
+    return any(e.kind == "hardship" or e.stage in PLAN_OFFERING_STAGES for e in earlier)
 
 
 def decide_customer(
@@ -285,6 +310,10 @@ def _letter_for(
         recipient=recipient,
         decisions=(),
         notes=notes,
+        earlier=earlier_in_cycle(history, key),
+        payment_plan_offered=plan_offered(earlier_in_cycle(history, key)),
+        # every validation notice this tool mails holds the English notice (alone or first)
+        english_notice_before=history.validation_sent,
     )
     detail = "; ".join((f"{kind} letter, stage {stage_name}", *notes))
     decisions = every(Status.GENERATED, "letter_due", detail)

@@ -92,3 +92,4 @@ class OutputConfig:
     duplex: bool = False  # pad every piece to an even page count
     render_timeout_seconds: int = 120  # a letter not rendered by then is held (render_error)
     render_memory_mb: int = 2048  # what a render worker may allocate beyond its start
+    split_print_file_by_pages: bool = False  # one print file per page count (print-file-2p-001.pdf)

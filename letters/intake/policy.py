@@ -35,6 +35,8 @@ class Sender:
     website: str
     email: str
     signatory: str
+    hours_es: str = ""  # Spanish letters print these hours; none when empty (never the English)
+    signatory_es: str = ""  # Spanish letters sign with this; default: `signatory` (a name)
 
     @property
     def is_debt_collector(self) -> bool:
@@ -79,6 +81,7 @@ class TemplateNames:
     hardship: str = "hardship.html"
     validation: str = "validation.html"
     spanish_folder: str = "es"
+    require_approval: bool = False  # a run refuses templates that differ from the latest approval
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,8 @@ def _sender(table: dict[str, Any], where: str) -> Sender:
         website=_optional(table, "website", where, str, ""),
         email=_optional(table, "email", where, str, ""),
         signatory=_optional(table, "signatory", where, str, ""),
+        hours_es=_optional(table, "hours_es", where, str, ""),
+        signatory_es=_optional(table, "signatory_es", where, str, ""),
     )
 
 
@@ -300,7 +305,10 @@ def _output(table: dict[str, Any], where: str) -> OutputConfig:
     if any(value < 1 for value in limits.values()):
         raise UsageError(f"{where}: render limits must be at least 1")
     return OutputConfig(
-        pdf_variant=variant, duplex=_optional(table, "duplex", where, bool, False), **limits
+        pdf_variant=variant,
+        duplex=_optional(table, "duplex", where, bool, False),
+        split_print_file_by_pages=_optional(table, "split_print_file_by_pages", where, bool, False),
+        **limits,
     )
 
 
@@ -366,6 +374,7 @@ def parse_policy(text: str, source_name: str, base_dir: Path | None = None) -> P
             hardship=_optional(names, "hardship", source_name, str, "hardship.html"),
             validation=_optional(names, "validation", source_name, str, "validation.html"),
             spanish_folder=_optional(names, "spanish_folder", source_name, str, "es"),
+            require_approval=_optional(names, "require_approval", source_name, bool, False),
         ),
         envelope=_envelope(data.get("envelope") or {}, f"{source_name}: [envelope]"),
         articles=_articles(data.get("articles") or {}, f"{source_name}: [articles]", base_dir),

@@ -16,6 +16,7 @@ from letters.errors import ExitCode, LettersError, UsageError
 from letters.intake.request import RunRequest
 from letters.intake.sources import Inputs, load_inputs
 from letters.model import History
+from letters.ops.approval import approved_for_run, latest_approval_in
 from letters.ops.context import BatchContext, BatchResult
 from letters.ops.finish import close, finish
 from letters.ops.produce import produce
@@ -56,12 +57,15 @@ def run_batch(
     policy = request.policy
     signing_key(request.seal_key or policy.seal_key_file, policy.seal_require_signature)
     renderer = renderer_factory(request.templates_dir, policy.envelope, policy.output)
+    db_path = db_path_for(request.db_path, request.out_dir)
+    # an unapproved template set stops the run before anything is rendered
+    latest = latest_approval_in(db_path, store_factory)
+    approval = approved_for_run(latest, policy, request.templates_dir)
     check_templates(renderer, policy, request.as_of)
     identity = fingerprint(request)
     pool_numbers = pool_file_numbers(policy.articles)
     if request.force and not request.force_reason.strip():
         raise UsageError("--force needs --force-reason: say why these pieces go again")
-    db_path = db_path_for(request.db_path, request.out_dir)
     store = store_factory(db_path)
     try:
         for piece_id in request.force:
@@ -76,6 +80,7 @@ def run_batch(
             db_path,
             identity,
             in_process_helpers=in_process_helpers,
+            approval=approval,
         )
         lock = RunLock(db_path)
         lock.acquire("starting")

@@ -15,6 +15,7 @@ from letters.intake.request import RunRequest
 from letters.ops.progress import Reporter
 from letters.proof.rows import Numbered
 from letters.render.renderer import Renderer
+from letters.state.approvals import ApprovalRecord
 from letters.state.protocol import StateStore
 
 
@@ -96,6 +97,7 @@ class BatchContext:
     rows: list[Numbered] = field(default_factory=list)  # (input line, manifest row)
     forced: frozenset[str] = frozenset()  # letter keys an operator forced to go again
     in_process_helpers: bool = False  # the end-of-batch helpers run here instead of spawned
+    approval: ApprovalRecord | None = None  # the template approval the letters are made under
 
     @property
     def pdf_dir(self) -> Path:

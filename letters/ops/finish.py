@@ -111,7 +111,12 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
     mail_date = policy.calendar.mail_date(request.as_of).isoformat()
     helpers = _helpers(ctx)
     try:
-        printing = helpers.submit(write_print_file, batch_dir, print_pieces(rows))
+        printing = helpers.submit(
+            write_print_file,
+            batch_dir,
+            print_pieces(rows),
+            split_by_pages=policy.output.split_print_file_by_pages,
+        )
         lines = book_lines(rows, policy)
         booking = helpers.submit(
             write_book_apart,

@@ -126,6 +126,7 @@ class Producer:
         address = letter.recipient.address
         assert address is not None
         version = ctx.renderer.template_version(letter.template)
+        approval = str(ctx.approval.approval_id) if ctx.approval else ""
         try:
             marks = assign_marks(
                 store,
@@ -139,12 +140,14 @@ class Producer:
         except PoolExhausted as exc:
             store.drop_pending(known.piece_id)
             reason = ("article_pool_empty", str(exc))
-            self._settle(letter, Status.HELD, reason, {"template_version": version})
+            versions = {"template_version": version, "template_approval": approval}
+            self._settle(letter, Status.HELD, reason, versions)
             ctx.reporter.advance()
             return None
         record = {
             "piece_id": known.piece_id,
             "template_version": version,
+            "template_approval": approval,
             "article_number": marks.article_number,
         }
         if (

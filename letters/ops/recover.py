@@ -140,7 +140,8 @@ def close_batch(ctx: BatchContext, record: BatchRecord) -> ClosedBatch:
     rows = closed_rows(batch_id, letters, store.decisions_of(batch_id), mail_class_of(ctx, record))
     write_manifest(batch_dir / "manifest.csv", rows)
     write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
-    write_print_file(batch_dir, print_pieces(rows))
+    split = ctx.request.policy.output.split_print_file_by_pages
+    write_print_file(batch_dir, print_pieces(rows), split_by_pages=split)
     mail_date = next((a.details.mail_date for a in letters if a.details.mail_date), record.as_of)
     policy = ctx.request.policy
     book = write_mailing_book(batch_dir, batch_id, rows, policy, ctx.renderer, mail_date)

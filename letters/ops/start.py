@@ -13,6 +13,7 @@ from letters import __version__
 from letters.errors import UsageError
 from letters.fsutil import make_private_dir, sha256_file
 from letters.intake.request import RunRequest
+from letters.ops.approval import approval_summary
 from letters.ops.context import BatchContext, BatchLog, BatchResult
 from letters.ops.recover import close_unfinished, refuse_unknown_batches
 from letters.proof.manifest import write_summary
@@ -75,6 +76,7 @@ def summary_base(ctx: BatchContext) -> dict[str, Any]:
         "policy": ctx.request.policy.source_name,
         "inputs": {path: digest for path, digest in [identity["accounts"], *identity["sources"]]},
         "state": str(ctx.db_path),
+        "template_approval": approval_summary(ctx.approval),
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from addresses.model import PostalAddress
 from letters.fsutil import atomic_open
+from letters.model import payment_reference
 from letters.proof.manifest import ManifestRow
 from letters.state.records import ArchivedLetter, DecisionRecord, LetterDetails, LetterRecord
 
@@ -67,6 +68,7 @@ def closed_rows(
                     mail_date=details.mail_date,
                     recipient_role=details.recipient_role,
                     article_number=details.article_number,
+                    payment_reference=payment_reference(account_id),
                 )
             )
     covered = {account for archived in letters for account in archived.account_ids}
@@ -83,6 +85,7 @@ def closed_rows(
                 reason_code=decision.reason_code,
                 reason_detail=decision.reason_detail,
                 stage=decision.stage,
+                payment_reference=payment_reference(decision.account_id),
             )
         )
     return rows

@@ -42,6 +42,8 @@ MANIFEST_COLUMNS = (
     "recipient_role",
     "language",
     "article_number",
+    "payment_reference",
+    "template_approval",
 )
 REJECT_COLUMNS = ("file", "line", "field", "reason", "key", "raw_row")
 REVIEW_COLUMNS = (
@@ -83,6 +85,8 @@ class ManifestRow:
     recipient_role: str
     language: str
     article_number: str
+    payment_reference: str
+    template_approval: str = ""  # the id of the template approval the letter was made under
 
 
 def write_manifest(target_path: Path, rows: Iterable[ManifestRow]) -> None:

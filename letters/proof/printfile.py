@@ -29,9 +29,12 @@ ORDER_COLUMNS = (
 )
 
 
-def part_name(number: int) -> str:
-    """The name of a print file part: `print-file-001.pdf`."""
-    return f"print-file-{number:03d}.pdf"
+def part_name(number: int, pages: int | None = None) -> str:
+    """The name of a print file part: `print-file-001.pdf`, or `print-file-2p-001.pdf` for the
+    two-page pieces of a print file split by page count."""
+    return (
+        f"print-file-{number:03d}.pdf" if pages is None else f"print-file-{pages}p-{number:03d}.pdf"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,32 +61,48 @@ def print_pieces(rows: Iterable[ManifestRow]) -> list[PrintPiece]:
 
 
 def write_print_file(
-    batch_dir: Path, pieces: Sequence[PrintPiece], part_pieces: int = PART_PIECES
+    batch_dir: Path,
+    pieces: Sequence[PrintPiece],
+    part_pieces: int = PART_PIECES,
+    split_by_pages: bool = False,
 ) -> int:
-    """Write the print file parts (domestic pieces by ZIP, then foreign) and print-order.csv."""
+    """Write the print file parts (domestic pieces by ZIP, then foreign) and print-order.csv; with
+    `split_by_pages`, one run of parts per page count (fewest pages first), so that an inserter
+    runs one program per file."""
     order = sorted(pieces, key=lambda r: (r.country != "US", r.country, r.zip, r.piece_id))
-    lines = []
-    for start in range(0, len(order), part_pieces):
-        name = part_name(start // part_pieces + 1)
-        writer = PdfWriter()
-        page = 1
-        for sequence, row in enumerate(order[start : start + part_pieces], start=start + 1):
-            writer.append(str(batch_dir / row.pdf_path))
-            lines.append(
-                [
-                    str(sequence),
-                    row.piece_id,
-                    name,
-                    str(page),
-                    row.pages,
-                    row.country,
-                    row.zip,
-                    row.mail_class,
-                ]
-            )
-            page += int(row.pages)
-        with atomic_open(batch_dir / name, "wb") as handle:
-            writer.write(handle)
-        writer.close()
+    groups: dict[int | None, list[PrintPiece]] = {}
+    for piece in order:
+        groups.setdefault(int(piece.pages) if split_by_pages else None, []).append(piece)
+    lines: list[list[str]] = []
+    for pages in sorted(groups, key=lambda p: p or 0):
+        group = groups[pages]
+        for start in range(0, len(group), part_pieces):
+            name = part_name(start // part_pieces + 1, pages)
+            _write_part(batch_dir, name, group[start : start + part_pieces], len(lines), lines)
     write_csv(batch_dir / PRINT_ORDER, ORDER_COLUMNS, lines)
     return len(order)
+
+
+def _write_part(
+    batch_dir: Path, name: str, part: Sequence[PrintPiece], done: int, lines: list[list[str]]
+) -> None:
+    writer = PdfWriter()
+    page = 1
+    for sequence, row in enumerate(part, start=done + 1):
+        writer.append(str(batch_dir / row.pdf_path))
+        lines.append(
+            [
+                str(sequence),
+                row.piece_id,
+                name,
+                str(page),
+                row.pages,
+                row.country,
+                row.zip,
+                row.mail_class,
+            ]
+        )
+        page += int(row.pages)
+    with atomic_open(batch_dir / name, "wb") as handle:
+        writer.write(handle)
+    writer.close()

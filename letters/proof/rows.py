@@ -89,6 +89,8 @@ def manifest_row(
         recipient_role=recipient.role if recipient else "",
         language=letter.language if letter else "",
         article_number=record.get("article_number", "") if recipient else "",
+        payment_reference=decision.account.payment_reference,
+        template_approval=record.get("template_approval", ""),
     )
 
 

@@ -29,7 +29,7 @@ from letters.errors import TemplateError
 from letters.intake.accounts import account_from_values
 from letters.intake.calendar import validation_end_date
 from letters.intake.policy import Policy
-from letters.model import History, LetterSpec, Recipient
+from letters.model import EarlierLetter, History, LetterSpec, Recipient
 from letters.processes import become_child
 from letters.render.articles import ACCOUNTABLE, PostalMarks
 from letters.render.content import letter_content
@@ -104,18 +104,26 @@ def _base_letter(policy: Policy, as_of: date) -> tuple[LetterSpec, AddressChoice
     return outcome.letters[0], choice
 
 
-def _recipients(letter: LetterSpec) -> Iterator[tuple[Recipient, dict[str, bool]]]:
-    """The debtor, an attorney and a representative, each with other letter flags set."""
+def _recipients(letter: LetterSpec) -> Iterator[tuple[Recipient, dict[str, object]]]:
+    """The debtor, an attorney and a representative, each with other letter flags set: the
+    debtor's letter is a first one; the others follow an earlier letter of the cycle (so both
+    wordings of `letter.has_earlier_letters` and both forms of a Spanish validation notice, with
+    and without the English one, are rendered)."""
+    earlier = EarlierLetter(
+        "CHECK-0", letter.mail_date - timedelta(days=30), "reminder", "demand", "", letter.key.cycle
+    )
     yield letter.recipient, {}
     office = standardize("77 W Wacker Dr", "Ste 4100", "Chicago", "IL", "60601").postal_address()
     yield (
         Recipient("Grace Hopper", "attorney", office, 1.0, ("input",)),
-        {"large_print": True, "time_barred": True},
-    )
+        {"large_print": True, "time_barred": True, "earlier": (replace(earlier, role="attorney"),),
+         "english_notice_before": True},
+    )  # fmt: skip
     yield (
         Recipient("Charles Babbage", "representative", office, 1.0, ("input",)),
-        {"first_contact": False},
-    )
+        {"first_contact": False, "earlier": (replace(earlier, role="representative"),),
+         "payment_plan_offered": True},
+    )  # fmt: skip
 
 
 def samples(renderer: Renderer, policy: Policy, names: list[str], as_of: date) -> list[Sample]:

@@ -14,7 +14,16 @@ from letters.model import LetterSpec, format_money
 from letters.render.articles import PostalMarks
 from letters.render.lint import LintSpec
 from letters.render.notices import CFPB_URL, mini_miranda, notices_for
+from letters.render.wording import (
+    earlier_context,
+    letter_facts,
+    representative_statement,
+    spanish_initial_notice,
+    spanish_validation_items,
+)
 
+# USPS service endorsements print in English in every letter: USPS reads them (DMM 503), and they
+# show through the window; the lint exempts them from `english_in_spanish`.
 ENDORSEMENTS = {
     "first_class": "",
     "certified": "CERTIFIED MAIL",
@@ -67,7 +76,9 @@ def letter_content(
     recipient = letter.recipient
     assert recipient.address is not None
     address_lines = recipient.address.lines()
-    language = letter.language
+    facts = letter_facts(letter)
+    # a combined English + Spanish validation notice opens in English (1006.34(e))
+    language = "en" if facts["with_english_notice"] else letter.language
 
     def money(amount: Decimal) -> str:
         return format_money(amount, currency)
@@ -78,12 +89,15 @@ def letter_content(
             "creditor": a.creditor,
             "original_creditor": a.original_creditor,
             "due_date": a.due_date.isoformat(),
+            "due_date_long": long_date(a.due_date, language),
             "itemization_date": a.itemization_date.isoformat(),
             "amount_at_itemization": money(a.amount_at_itemization),
             "interest_since": money(a.interest_since),
             "fees_since": money(a.fees_since),
             "payments_since": money(a.payments_since),
             "balance": money(a.balance),
+            "payment_reference": a.payment_reference,
+            "itemization_long": long_date(a.itemization_date, language),  # B-1 spells dates out
             "has_changes": bool(a.interest_since or a.fees_since or a.payments_since),
         }
         for a in accounts
@@ -106,10 +120,13 @@ def letter_content(
             "dispute_address": sender.dispute_address,
             "payment_address": sender.payment_address,
             "phone": sender.phone,
-            "hours": sender.hours,
+            # a Spanish letter never prints the English hours: `hours_es`, else none
+            "hours": sender.hours_es if language == "es" else sender.hours,
             "website": sender.website,
             "email": sender.email,
-            "signatory": sender.signatory,
+            "signatory": (sender.signatory_es or sender.signatory)
+            if language == "es"
+            else sender.signatory,
         },
         "recipient": {
             "name": recipient.name,
@@ -120,7 +137,7 @@ def letter_content(
         "consumer": {"name": accounts[0].full_name, "address_lines": consumer_lines},
         "letter": {
             "piece_id": piece_id,
-            "reference": piece_id,
+            "reference": accounts[0].payment_reference,  # the first account's: see README
             "language": language,
             "kind": letter.kind,
             "mail_date": long_date(letter.mail_date, language),
@@ -138,6 +155,9 @@ def letter_content(
                 else ""
             ),
             "first_contact": letter.first_contact,
+            "earlier_letters": earlier_context(letter.earlier, language, long_date),
+            **facts,
+            "estate_statement": representative_statement(language),
             **postal,
             "initial_notice": initial,
             "collector_notice": later if letter.kind != "validation" else "",
@@ -146,6 +166,17 @@ def letter_content(
         "total_due": money(total),
         "disclosures": disclosures,
         "cfpb_url": CFPB_URL,
+        # where the Spanish notice of a combined envelope starts (the renderer's `notice_pages`)
+        "layout_marker": "cobrador" if facts["with_english_notice"] else "",
+        "spanish": {
+            "initial_notice": spanish_initial_notice(sender.name, creditor),
+            "hours": sender.hours_es,
+            "mail_date": long_date(letter.mail_date, "es"),
+            "validation_end_date": (
+                long_date(letter.validation_end_date, "es") if letter.validation_end_date else ""
+            ),
+            "itemization_dates": [long_date(a.itemization_date, "es") for a in accounts],
+        },
     }
     figures = ("amount_at_itemization", "interest_since", "fees_since", "payments_since", "balance")
     amounts = {money(total)} | {str(item[key]) for item in items for key in figures}
@@ -153,6 +184,7 @@ def letter_content(
         ("recipient_name", recipient.name),
         *((f"address_line_{n}", line) for n, line in enumerate(address_lines, start=1)),
         ("amount_due", money(total)),
+        *((f"payment_reference_{n}", a.payment_reference) for n, a in enumerate(accounts, 1)),
         ("contact_phone", sender.phone),
         *((f"state_notice_{n}", text) for n, text in enumerate(disclosures, start=1)),
     ]
@@ -166,7 +198,14 @@ def letter_content(
         required.append(
             ("payment_plan_offer", "plan de pagos" if language == "es" else "payment plan")
         )
-    if letter.kind == "validation":
+    if recipient.role == "representative":
+        required.append(("estate_statement", representative_statement(language)))
+    if letter.kind == "validation" and letter.language == "es":
+        spanish = context["spanish"]
+        required += spanish_validation_items(
+            spanish["initial_notice"], items, spanish["validation_end_date"]
+        )
+    if letter.kind == "validation" and language == "en":
         required += validation_items(
             sender.name,
             sender.dispute_address,
@@ -182,8 +221,20 @@ def letter_content(
         total=money(total),
         intended_actions=policy.rules.intended_actions,
         time_barred=letter.time_barred,
+        earlier_letters=len(letter.earlier),
+        role=recipient.role,
+        kind=letter.kind,
+        language=letter.language,
+        spanish_from=context["spanish"]["initial_notice"] if facts["with_english_notice"] else "",
         exempt=(
             *disclosures,
+            sender.name,
+            *sender.address,
+            *sender.dispute_address,
+            *sender.payment_address,
+            *(text for text in (sender.website, sender.email, endorsement) if text),
+            *((sender.signatory,) if sender.signatory and not sender.signatory_es else ()),
+            CFPB_URL,
             recipient.name,
             accounts[0].full_name,
             *address_lines,
@@ -233,6 +284,11 @@ def validation_items(
             "I want you to send me the name and address of the original creditor.",
         ),
         ("13_enclosed", "I enclosed this amount:"),
+        # Model Form B-1's own words around the items (its layout: see validation.html)
+        ("12_rights", "to learn more about your rights under federal law."),
+        ("13_mail_to", "Mail this form to:"),
+        ("13_dispute_because", "I want to dispute the debt because I think:"),
+        ("13_payable", f"Make your check payable to {collector}"),
     ]
     for n, item in enumerate(items, start=1):
         required += [
@@ -245,7 +301,7 @@ def validation_items(
                 f"6_current_creditor_{n}",
                 f"The creditor to whom the debt is currently owed: {item['creditor']}",
             ),
-            (f"7_itemization_date_{n}", f"As of {item['itemization_date']}, you owed:"),
+            (f"7_itemization_date_{n}", f"As of {item['itemization_long']}, you owed:"),
             (f"8_amount_on_itemization_date_{n}", item["amount_at_itemization"]),
             (
                 f"9_interest_{n}",

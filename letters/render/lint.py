@@ -6,7 +6,9 @@ Rules (a failure holds the letter with reason `lint:<rule>`):
 - `missing:<item>`: a required item of the letter's kind is absent;
 - `amounts`: a dollar amount that is not one of the account figures, or the total missing;
 - `window`: anything but the addresses and the mail-service endorsement inside a window area
-  (grown by the insert's play) on the first page.
+  (grown by the insert's play) on the first page;
+- `false_history`, `attorney_demand`, `representative_liability`, `english_in_spanish`: the
+  wording rules of `letters.render.wording`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from importlib import resources
 
 from letters.intake.envelope import WindowProfile
 from letters.render.renderer import TextRun
+from letters.render.wording import wording_failures
 
 _SPACES = re.compile(r"\s+")
 _AMOUNT = re.compile(r"(?<![\w$])-?\$\s?\d[\d,]*\.\d{2}\b")
@@ -60,6 +63,11 @@ class LintSpec:
     intended_actions: tuple[str, ...]
     time_barred: bool
     exempt: tuple[str, ...]  # required disclosures, names and addresses: not checked for phrases
+    earlier_letters: int = 0  # earlier letters to this recipient in this cycle, from the state
+    role: str = "debtor"  # debtor, attorney, representative
+    kind: str = "demand"  # validation, demand, hardship
+    language: str = "en"
+    spanish_from: str = ""  # where the Spanish pages of a combined notice start ("": all pages)
     window_text: dict[str, tuple[str, ...]] = field(default_factory=dict)  # window -> allowed lines
 
 
@@ -118,6 +126,16 @@ def lint_letter(runs: Sequence[TextRun], spec: LintSpec, profile: WindowProfile)
             )
         elif not phrase.unless_action or phrase.unless_action not in spec.intended_actions:
             failures.append(f"prohibited:{phrase.id}: {match.group(0)!r}")
+    failures += wording_failures(
+        runs,
+        own_text,
+        earlier_letters=spec.earlier_letters,
+        role=spec.role,
+        kind=spec.kind,
+        language=spec.language,
+        spanish_from=spec.spanish_from,
+        exempt=spec.exempt,
+    )
     shown = {_SPACES.sub("", m.group(0)) for m in _AMOUNT.finditer(full)}
     strangers = sorted(shown - spec.amounts)
     if strangers:

@@ -24,6 +24,7 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher
 from letters.errors import TemplateError
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
 from letters.render.geometry import geometry_css, outline_css
+from letters.render.pagemarks import page_marks
 from letters.render.sandbox import FolderLoader, LimitedSandbox, describe, render_limited
 
 STYLESHEET_NAME = "letter.css"
@@ -223,7 +224,8 @@ class Renderer:
         """Fill a template; an undefined variable or a runtime error names the template and line."""
         try:
             template = self.env.get_template(template_name)
-            return render_limited(template, {"preview_outlines": False, **context})
+            defaults = {"preview_outlines": False, "layout_pages": 1, "notice_pages": 1}
+            return render_limited(template, {**defaults, **context})
         except Exception as exc:  # template code can raise anything; it is one letter's error
             raise TemplateError(describe(exc, self.templates_dir, template_name)) from None
 
@@ -235,23 +237,39 @@ class Renderer:
             self._blank_page = blank.pages[0]
         return self._blank_page
 
-    def render_pdf(self, html: str, identifier: str, outlines: bool = False) -> RenderedPdf:
+    def render_pdf(
+        self, html: str, identifier: str, outlines: bool = False, piece_id: str = ""
+    ) -> RenderedPdf:
         """Lay out and write one PDF; identical input gives identical bytes.
 
         With duplex output an odd page count gets a blank back page; `outlines` (previews only)
-        draws the envelope windows over the first page.
+        draws the envelope windows over the first page; with a `piece_id` every page gets its
+        QR code (`pagemarks.py`).
         """
+        return self._write(*self._layout(html, outlines), identifier, piece_id)
+
+    def _layout(self, html: str, outlines: bool) -> tuple[Any, tuple[TextRun, ...]]:
         sheets = [*self.stylesheets, self.outline_stylesheet] if outlines else self.stylesheets
         try:
             document = HTML(
                 string=html, base_url=str(self.templates_dir) + "/", url_fetcher=self.fetcher
             ).render(stylesheets=sheets, font_config=self.font_config)
-            runs = _text_runs(document)
-            if self.output.duplex and len(document.pages) % 2:
-                document = document.copy([*document.pages, self._blank()])
-            options: dict[str, Any] = {"pdf_identifier": identifier.encode("utf-8")}
-            if self.output.pdf_variant:
-                options["pdf_variant"] = self.output.pdf_variant
+        except FatalURLFetchingError as exc:
+            refusal = self.fetcher.last_refusal() or str(exc)
+            raise TemplateError(f"template resource refused: {refusal}") from None
+        return document, _text_runs(document)
+
+    def _write(
+        self, document: Any, runs: tuple[TextRun, ...], identifier: str, piece_id: str
+    ) -> RenderedPdf:
+        if self.output.duplex and len(document.pages) % 2:
+            document = document.copy([*document.pages, self._blank()])
+        options: dict[str, Any] = {"pdf_identifier": identifier.encode("utf-8")}
+        if self.output.pdf_variant:
+            options["pdf_variant"] = self.output.pdf_variant
+        if piece_id:
+            options["finisher"] = page_marks(piece_id)
+        try:
             data = document.write_pdf(**options)
         except FatalURLFetchingError as exc:
             refusal = self.fetcher.last_refusal() or str(exc)
@@ -263,7 +281,39 @@ class Renderer:
     ) -> RenderedPdf:
         """Template to PDF in one call."""
         context = {"preview_outlines": outlines, **context}
-        return self.render_pdf(self.render_html(template_name, context), identifier, outlines)
+        letter = context.get("letter")
+        piece_id = str(letter.get("piece_id", "")) if isinstance(letter, dict) else ""
+        document, runs = self._layout(self.render_html(template_name, context), outlines)
+        if len(document.pages) > 1 and self._uses_page_count(template_name):
+            # a template that says "continues on page 2" learns the page count from a first layout
+            # (`notice_pages`: of its first notice alone, when a second notice follows in the same
+            # envelope, from `layout_marker` on: es/validation.html); only the final one is written
+            first = RenderedPdf(data=b"", pages=len(document.pages), runs=runs)
+            pages = {
+                "layout_pages": first.pages,
+                "notice_pages": first_part_pages(first, str(context.get("layout_marker", ""))),
+            }
+            html = self.render_html(template_name, {**context, **pages})
+            document, runs = self._layout(html, outlines)
+        return self._write(document, runs, identifier, piece_id)
+
+    def _uses_page_count(self, name: str) -> bool:
+        loader = self.env.loader
+        assert loader is not None
+        return any(
+            "layout_pages" in loader.get_source(self.env, part)[0]
+            for part in self.template_files(name)
+        )
+
+
+def first_part_pages(pdf: RenderedPdf, marker: str) -> int:
+    """The pages before the page that first shows `marker` (where a second notice in the same
+    envelope starts); all pages when there is no marker or it is not shown."""
+    if marker:
+        for run in pdf.runs:
+            if marker in run.text:
+                return run.page
+    return pdf.pages
 
 
 def pdf_text(data: bytes) -> str:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import ClassVar
 
 from addresses.model import PostalAddress
-from letters.model import History
+from letters.model import EarlierLetter, History
 from letters.state.base import SqliteBase
 from letters.state.records import DecisionRecord, LetterDetails, LetterFacts, LetterRecord
 
@@ -145,14 +145,28 @@ class SqliteLetters(SqliteBase):
             db.execute("DELETE FROM letters WHERE piece_id = ? AND status = 'pending'", (piece_id,))
 
     def history(self, customer_id: str, exclude_batch_id: str) -> History:
-        """What earlier batches sent this debtor: keys, last mail date, a validation notice."""
+        """What earlier batches sent this debtor: keys, last mail date, a validation notice, and
+        each letter (date, stage, kind, recipient role, cycle) for the wording of later letters."""
         rows = self.db.execute(
-            "SELECT letter_key, mail_date, kind, piece_id, batch_id FROM letters"
-            " WHERE customer_id = ? AND status = 'rendered' AND batch_id != ?",
+            "SELECT letter_key, mail_date, kind, piece_id, batch_id, stage, cycle, recipient_role"
+            " FROM letters WHERE customer_id = ? AND status = 'rendered' AND batch_id != ?"
+            " ORDER BY mail_date, piece_id",
             (customer_id, exclude_batch_id),
         ).fetchall()
         dates = [date.fromisoformat(row[1]) for row in rows if row[1]]
+        earlier = tuple(
+            EarlierLetter(
+                piece_id=row[3],
+                mail_date=date.fromisoformat(row[1]) if row[1] else None,
+                stage=row[5],
+                kind=row[2] or "",
+                role=row[7] or "debtor",
+                cycle=row[6],
+            )
+            for row in rows
+        )
         return History(
+            earlier=earlier,
             sent={row[0]: f"piece {row[3]} in batch {row[4]}" for row in rows},
             last_mail_date=max(dates, default=None),
             validation_sent=any(row[2] == "validation" for row in rows),

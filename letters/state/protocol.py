@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from addresses.model import PostalAddress
 from letters.model import History
+from letters.state.approvals import ApprovalRecord
 from letters.state.records import (
     AddressEvidence,
     ArchivedLetter,
@@ -95,7 +96,8 @@ class StateStore(Protocol):
         ...
 
     def history(self, customer_id: str, exclude_batch_id: str) -> History:
-        """What earlier batches sent this debtor: keys, last mail date, a validation notice."""
+        """What earlier batches sent this debtor: keys, last mail date, a validation notice, and
+        every earlier letter (`History.earlier`: date, stage, kind, role, cycle, channel)."""
         ...
 
     def record_force(
@@ -183,6 +185,17 @@ class StateStore(Protocol):
 
     def timeline(self, customer_id: str) -> list[TimelineEntry]:
         """Every letter, decision, event and address evidence for a debtor, newest first."""
+        ...
+
+    # template approvals
+    def add_approval(
+        self, approved_at: str, approved_by: str, note: str, files: dict[str, str]
+    ) -> ApprovalRecord:
+        """Record an approval of these file hashes (name -> SHA-256); it becomes the latest."""
+        ...
+
+    def latest_approval(self) -> ApprovalRecord | None:
+        """The newest approval, or None when templates were never approved."""
         ...
 
     def close(self) -> None:

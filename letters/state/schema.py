@@ -133,6 +133,16 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE batches;
     ALTER TABLE batches_with_closed RENAME TO batches
     """,
+    # 6: template approvals: who approved which template set (file name -> SHA-256), and when
+    """
+    CREATE TABLE template_approvals (
+        approval_id INTEGER PRIMARY KEY,
+        approved_at TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        note TEXT NOT NULL,
+        files_json TEXT NOT NULL
+    )
+    """,
 )
 
 

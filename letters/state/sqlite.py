@@ -2,8 +2,8 @@
 
 Migrations run by `PRAGMA user_version` (see `schema`). Every letter is recorded `pending` before
 its PDF is written and `rendered` after, each in its own transaction, so a killed run loses nothing
-and resumes. The store is put together from one part per concern: batches, letters, postal numbers
-and tracking.
+and resumes. The store is put together from one part per concern: batches, letters, postal numbers,
+tracking and template approvals.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from letters.state.approvals import SqliteApprovals
 from letters.state.archive import SqliteArchive
 from letters.state.batches import SqliteBatches
 from letters.state.letters import SqliteLetters
@@ -24,7 +25,9 @@ DB_ENV = "LETTERS_DB"
 DEFAULT_DB_NAME = "letters.db"
 
 
-class SqliteStore(SqliteBatches, SqliteLetters, SqliteArchive, SqlitePostal, SqliteTracking):
+class SqliteStore(
+    SqliteBatches, SqliteLetters, SqliteArchive, SqlitePostal, SqliteTracking, SqliteApprovals
+):
     """The embedded state: one SQLite file in WAL mode, every write its own transaction."""
 
     def __init__(self, db_path: Path) -> None:
