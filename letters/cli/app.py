@@ -48,27 +48,24 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-addresses_app = typer.Typer(
-    cls=LettersGroup,
-    help="Standardize, merge, score and choose addresses from several sources.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    """A command group under `letters` (`letters NAME ...`), behind the same error boundary."""
+    group = typer.Typer(
+        cls=LettersGroup, help=help_text, no_args_is_help=True, pretty_exceptions_show_locals=False
+    )
+    app.add_typer(group, name=name)
+    return group
+
+
+addresses_app = _group(
+    "addresses", "Standardize, merge, score and choose addresses from several sources."
 )
-app.add_typer(addresses_app, name="addresses")
-state_app = typer.Typer(
-    cls=LettersGroup,
-    help="Look after the state database: rebuild it from the sealed batch folders.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+state_app = _group(
+    "state", "Look after the state database: rebuild it from the sealed batch folders."
 )
-app.add_typer(state_app, name="state")
-templates_app = typer.Typer(
-    cls=LettersGroup,
-    help="Proof and approve the letter templates before they go out.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-)
-app.add_typer(templates_app, name="templates")
+templates_app = _group("templates", "Proof and approve the letter templates before they go out.")
 
 
 # The commands, in the order `letters --help` lists them.
