@@ -36,14 +36,22 @@ def luhn_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def payment_reference(account_id: str) -> str:
-    """The account's payment reference, `4821-0937-551`: ten digits from a hash of the account id
-    and a Luhn check digit. Derived from the id alone, so every letter (any batch, any state, after
-    a rebuild) gives an account the same one."""
-    digest = hashlib.sha256(b"letters-payment-reference\0" + account_id.encode("utf-8"))
+def reference_candidate(account_id: str, attempt: int = 0) -> str:
+    """An account's `attempt`-th candidate payment reference, `4821-0937-551`: ten digits from a
+    hash of the account id (and, after the first, the attempt) and a Luhn check digit. The state
+    registers the first candidate no other account holds (`StateStore.payment_reference`)."""
+    salt = f"\0{attempt}" if attempt else ""
+    data = f"{account_id}{salt}".encode()
+    digest = hashlib.sha256(b"letters-payment-reference\0" + data)
     digits = f"{int.from_bytes(digest.digest()[:8], 'big') % 10**10:010d}"
     digits += luhn_digit(digits)
     return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+
+
+def payment_reference(account_id: str) -> str:
+    """The account's first candidate payment reference: what sample letters (template check,
+    preview, proof) print. A run prints the one the state registered for the account."""
+    return reference_candidate(account_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +94,8 @@ class Account:
 
     @property
     def payment_reference(self) -> str:
-        """What the debtor writes on a payment for this account (see `payment_reference`)."""
+        """The account's first candidate reference (sample letters); a run prints the
+        registered one (`StateStore.payment_reference`)."""
         return payment_reference(self.account_id)
 
 

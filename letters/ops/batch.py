@@ -24,7 +24,7 @@ from letters.ops.progress import QuietReporter, Reporter
 from letters.ops.start import apply_force, fingerprint, start
 from letters.processes import signals_held
 from letters.proof.reconcile import evidence_records
-from letters.proof.rows import plan_rows
+from letters.proof.rows import plan_account_ids, plan_rows
 from letters.proof.seal import signing_key
 from letters.render.articles import load_pool_file, pool_file_numbers
 from letters.render.check import check_templates
@@ -113,7 +113,9 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         request = replace(ctx.request, extra_records=returned)
         plan = plan_batch(request, inputs, ctx.say, history_of, ctx.renderer.template_exists)
         ctx.result.flagged_address_rows = plan.flagged_address_rows
-        ctx.rows = plan_rows(ctx.batch_id, plan)
+        # every decided account's payment reference, registered before any letter prints one
+        ctx.references = ctx.store.payment_references(plan_account_ids(plan), ctx.stamp())
+        ctx.rows = plan_rows(ctx.batch_id, plan, ctx.references)
         produce(ctx, plan)
         finish(ctx, plan)
     except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too

@@ -95,6 +95,7 @@ class BatchContext:
     log: BatchLog | None = None
     result: BatchResult = field(default_factory=lambda: BatchResult("", Path()))
     rows: list[Numbered] = field(default_factory=list)  # (input line, manifest row)
+    references: dict[str, str] = field(default_factory=dict)  # account id -> payment reference
     forced: frozenset[str] = frozenset()  # letter keys an operator forced to go again
     in_process_helpers: bool = False  # the end-of-batch helpers run here instead of spawned
     approval: ApprovalRecord | None = None  # the template approval the letters are made under

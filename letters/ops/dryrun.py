@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,12 +10,24 @@ from addresses.csvio import Reject
 from letters.decide.plan import HistoryOf, Notify, plan_batch
 from letters.intake.request import RunRequest
 from letters.intake.sources import load_inputs
-from letters.model import History, Status
+from letters.model import History, Status, payment_reference
 from letters.proof.manifest import ManifestRow, write_manifest
 from letters.proof.reconcile import evidence_records
-from letters.proof.rows import in_input_order, manifest_rows_for_letter, plan_rows
+from letters.proof.rows import (
+    in_input_order,
+    manifest_rows_for_letter,
+    plan_account_ids,
+    plan_rows,
+)
 from letters.render.renderer import Renderer
 from letters.state import configured_db_path, open_store
+
+ReferencesOf = Callable[[Iterable[str]], Mapping[str, str]]
+
+
+def first_candidates(account_ids: Iterable[str]) -> dict[str, str]:
+    """Each account's first candidate payment reference: what a run registers in a new state."""
+    return {account_id: payment_reference(account_id) for account_id in account_ids}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +44,16 @@ def dry_run(
     history_of: HistoryOf,
     template_exists: Callable[[str], bool],
     notify: Notify,
+    references_of: ReferencesOf = first_candidates,
 ) -> DryRun:
-    """Every account's manifest row as a run would write it, in the accounts file's order."""
+    """Every account's manifest row as a run would write it, in the accounts file's order
+    (`references_of` gives the payment references, writing nothing)."""
     plan = plan_batch(request, load_inputs(request), notify, history_of, template_exists)
-    rows = plan_rows("dry-run", plan)
+    references = references_of(plan_account_ids(plan))
+    rows = plan_rows("dry-run", plan, references)
     for letter in plan.letters:
-        rows += manifest_rows_for_letter("dry-run", letter, Status.GENERATED, None, {})
+        status = Status.GENERATED
+        rows += manifest_rows_for_letter("dry-run", letter, status, None, {}, references)
     return DryRun(in_input_order(rows), list(plan.rejects))
 
 
@@ -70,6 +86,7 @@ def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> Dry
                 lambda customer: store.history(customer, ""),
                 renderer.template_exists,
                 lambda _line: None,
+                store.lookup_payment_references,
             )
         finally:
             store.close()

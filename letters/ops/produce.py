@@ -79,7 +79,10 @@ class Producer:
         reason: tuple[str, str] | None,
         record: dict[str, str],
     ) -> None:
-        self.ctx.rows += manifest_rows_for_letter(self.ctx.batch_id, letter, status, reason, record)
+        ctx = self.ctx
+        ctx.rows += manifest_rows_for_letter(
+            ctx.batch_id, letter, status, reason, record, ctx.references
+        )
 
     def _reserve(self, letter: LetterSpec) -> LetterRecord:
         ctx = self.ctx
@@ -165,7 +168,9 @@ class Producer:
             ctx.reporter.advance()
             return None
         choice = self.plan.choices[letter.customer_id]
-        content = letter_content(known.piece_id, policy, letter, choice, marks)
+        content = letter_content(
+            known.piece_id, policy, letter, choice, marks, references=ctx.references
+        )
         job = RenderJob(letter.template, content.context, known.piece_id)
         return Prepared(letter, known, record, content.lint, job)
 

@@ -2,12 +2,14 @@
 
 Every seal is verified first (with the key, when the batches are signed); a batch that fails is
 named and nothing is written. Then each batch, its letters (from `letters.jsonl`, the state's own
-record sealed with the batch), their article numbers (marked used) and the counters go back into
-the state, so the next run sends nothing twice and reuses no number.
+record sealed with the batch), their article numbers (marked used), the counters and every
+account's payment reference (from the manifest) go back into the state, so the next run sends
+nothing twice, reuses no number and gives each account the reference its letters printed.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ class RebuildReport:
     letters: int = 0
     articles: int = 0
     without_cycle: int = 0  # letters of batches sealed before letters.jsonl existed
+    references: int = 0  # payment references registered anew
 
 
 def rebuild_state(out_dir: Path, db: Path | None, key_path: Path | None) -> RebuildReport:
@@ -75,10 +78,13 @@ def _restore_all(dirs: list[Path], db_path: Path) -> RebuildReport:
         for batch_dir in dirs:
             seal = json.loads((batch_dir / SEAL_NAME).read_text(encoding="utf-8"))
             summary = _json(batch_dir / "summary.json")
-            if not store.restore_batch(_batch_record(batch_dir, seal, summary)):
+            record = _batch_record(batch_dir, seal, summary)
+            if not store.restore_batch(record):
                 report.known.append(batch_dir.name)
             else:
                 report.batches.append(batch_dir.name)
+            at = record.finished_at or record.started_at
+            report.references += store.restore_payment_references(_references(batch_dir), at)
             for archived in _letters(batch_dir, batch_dir.name):
                 if store.restore_letter(archived):
                     report.letters += 1
@@ -113,13 +119,29 @@ def _batch_record(batch_dir: Path, seal: dict[str, Any], summary: dict[str, Any]
     )
 
 
+def _manifest_rows(batch_dir: Path) -> list[dict[str, Any]]:
+    """The batch's manifest rows: from manifest.jsonl (values as written), else manifest.csv."""
+    if (batch_dir / "manifest.jsonl").is_file():
+        with (batch_dir / "manifest.jsonl").open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    with (batch_dir / "manifest.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _references(batch_dir: Path) -> dict[str, str]:
+    """Each account's payment reference as the batch's manifest gives it (account id -> it)."""
+    return {
+        str(row["account_id"]): str(row["payment_reference"])
+        for row in _manifest_rows(batch_dir)
+        if row.get("account_id") and row.get("payment_reference")
+    }
+
+
 def _letters(batch_dir: Path, batch_id: str) -> list[ArchivedLetter]:
     """The batch's letters from letters.jsonl; for a batch sealed before it existed, from the
     manifest (whose letters lack their delinquency cycle)."""
     if (batch_dir / LETTERS_FILE).is_file():
         return read_letter_records(batch_dir, batch_id)
-    import csv
-
     pieces: dict[str, list[dict[str, str]]] = defaultdict(list)
     with (batch_dir / "manifest.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):

@@ -137,7 +137,11 @@ def close_batch(ctx: BatchContext, record: BatchRecord) -> ClosedBatch:
         stale.unlink()
     released = store.release_pending(batch_id)
     letters = _sealable(ctx, batch_dir, batch_id)
-    rows = closed_rows(batch_id, letters, store.decisions_of(batch_id), mail_class_of(ctx, record))
+    decisions = store.decisions_of(batch_id)
+    accounts = [a for letter in letters for a in letter.account_ids]
+    # registered when the batch was planned; a batch begun before the registry registers them now
+    references = store.payment_references(accounts + [d.account_id for d in decisions], ctx.stamp())
+    rows = closed_rows(batch_id, letters, decisions, mail_class_of(ctx, record), references)
     write_manifest(batch_dir / "manifest.csv", rows)
     write_manifest_jsonl(batch_dir / "manifest.jsonl", rows)
     split = ctx.request.policy.output.split_print_file_by_pages

@@ -10,13 +10,12 @@ validation end date) stay empty.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from addresses.model import PostalAddress
 from letters.fsutil import atomic_open
-from letters.model import payment_reference
 from letters.proof.manifest import ManifestRow
 from letters.state.records import ArchivedLetter, DecisionRecord, LetterDetails, LetterRecord
 
@@ -35,9 +34,11 @@ def closed_rows(
     letters: Sequence[ArchivedLetter],
     decisions: Sequence[DecisionRecord],
     mail_class_of: MailClassOf,
+    references: Mapping[str, str],
 ) -> list[ManifestRow]:
     """The manifest of a closed batch: one `generated` row per account of each rendered letter,
-    then the other outcomes the batch had stored (if it got that far)."""
+    then the other outcomes the batch had stored (if it got that far); `references` gives each
+    account's registered payment reference."""
     decided = {d.account_id: d for d in decisions}
     rows = []
     for archived in letters:
@@ -68,7 +69,7 @@ def closed_rows(
                     mail_date=details.mail_date,
                     recipient_role=details.recipient_role,
                     article_number=details.article_number,
-                    payment_reference=payment_reference(account_id),
+                    payment_reference=references[account_id],
                 )
             )
     covered = {account for archived in letters for account in archived.account_ids}
@@ -85,7 +86,7 @@ def closed_rows(
                 reason_code=decision.reason_code,
                 reason_detail=decision.reason_detail,
                 stage=decision.stage,
-                payment_reference=payment_reference(decision.account_id),
+                payment_reference=references[decision.account_id],
             )
         )
     return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from addresses.csvio import Reject
 from addresses.model import AddressChoice
 from addresses.score import Candidate
@@ -50,8 +52,10 @@ def manifest_row(
     letter: LetterSpec | None,
     record: dict[str, str],
     choice: AddressChoice | None,
+    reference: str,
 ) -> ManifestRow:
-    """One account's manifest row; the address and letter columns only for a generated letter."""
+    """One account's manifest row; the address and letter columns only for a generated letter.
+    `reference` is the account's registered payment reference."""
     recipient = letter.recipient if letter and decision.status is Status.GENERATED else None
     address = recipient.address if recipient else None
     stage = decision.stage
@@ -89,7 +93,7 @@ def manifest_row(
         recipient_role=recipient.role if recipient else "",
         language=letter.language if letter else "",
         article_number=record.get("article_number", "") if recipient else "",
-        payment_reference=decision.account.payment_reference,
+        payment_reference=reference,
         template_approval=record.get("template_approval", ""),
     )
 
@@ -112,8 +116,10 @@ def manifest_rows_for_letter(
     status: Status,
     reason: tuple[str, str] | None,
     record: dict[str, str],
+    references: Mapping[str, str],
 ) -> list[tuple[int, ManifestRow]]:
-    """The (input line, row) of a letter's accounts: generated with its PDF, or held/skipped."""
+    """The (input line, row) of a letter's accounts: generated with its PDF, or held/skipped;
+    `references` gives each account's payment reference (account id -> reference)."""
     rows = []
     for d in letter.decisions:
         decision = Decision(
@@ -123,7 +129,9 @@ def manifest_rows_for_letter(
             d.stage,
             d.days_past_due,
         )
-        rows.append((d.account.line, manifest_row(batch_id, decision, letter, record, None)))
+        reference = references[d.account.account_id]
+        row = manifest_row(batch_id, decision, letter, record, None, reference)
+        rows.append((d.account.line, row))
     return rows
 
 
@@ -132,14 +140,25 @@ def in_input_order(rows: list[Numbered]) -> list[ManifestRow]:
     return [row for _, row in sorted(rows, key=lambda numbered: numbered[0])]
 
 
-def plan_rows(batch_id: str, plan: Plan) -> list[Numbered]:
-    """The rows of every account the plan settled without a letter, and of rejected accounts."""
+def plan_account_ids(plan: Plan) -> list[str]:
+    """Every account the plan decided (not the rejected rows), in the accounts file's order:
+    those whose manifest rows carry a payment reference."""
+    decisions = [d for d, _ in plan.settled] + [d for s in plan.letters for d in s.decisions]
+    return [d.account.account_id for d in sorted(decisions, key=lambda d: d.account.line)]
+
+
+def plan_rows(batch_id: str, plan: Plan, references: Mapping[str, str]) -> list[Numbered]:
+    """The rows of every account the plan settled without a letter, and of rejected accounts;
+    `references` gives each account's payment reference (account id -> reference)."""
     rows = [
         (r.line, rejected_row(batch_id, r))
         for r in plan.rejects
         if r.file_name == plan.accounts_file_name
     ]
-    rows += [(d.account.line, manifest_row(batch_id, d, None, {}, c)) for d, c in plan.settled]
+    rows += [
+        (d.account.line, manifest_row(batch_id, d, None, {}, c, references[d.account.account_id]))
+        for d, c in plan.settled
+    ]
     return rows
 
 

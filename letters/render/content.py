@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -67,9 +67,18 @@ def letter_content(
     letter: LetterSpec,
     consumer: AddressChoice,
     marks: PostalMarks | None = None,
+    references: Mapping[str, str] | None = None,
 ) -> LetterContent:
-    """The data a template sees for one letter (money formatted for print), and its lint spec."""
+    """The data a template sees for one letter (money formatted for print), and its lint spec.
+
+    `references` holds each account's registered payment reference (account id -> reference);
+    without it (sample letters) an account's first candidate is printed.
+    """
     accounts = [d.account for d in letter.decisions]
+    reference = {
+        a.account_id: references[a.account_id] if references is not None else a.payment_reference
+        for a in accounts
+    }
     currency = accounts[0].currency
     total = sum((a.balance for a in accounts), Decimal("0"))
     sender = policy.sender
@@ -96,7 +105,7 @@ def letter_content(
             "fees_since": money(a.fees_since),
             "payments_since": money(a.payments_since),
             "balance": money(a.balance),
-            "payment_reference": a.payment_reference,
+            "payment_reference": reference[a.account_id],
             "itemization_long": long_date(a.itemization_date, language),  # B-1 spells dates out
             "has_changes": bool(a.interest_since or a.fees_since or a.payments_since),
         }
@@ -137,7 +146,7 @@ def letter_content(
         "consumer": {"name": accounts[0].full_name, "address_lines": consumer_lines},
         "letter": {
             "piece_id": piece_id,
-            "reference": accounts[0].payment_reference,  # the first account's: see README
+            "reference": reference[accounts[0].account_id],  # the first account's: see README
             "language": language,
             "kind": letter.kind,
             "mail_date": long_date(letter.mail_date, language),
@@ -184,7 +193,7 @@ def letter_content(
         ("recipient_name", recipient.name),
         *((f"address_line_{n}", line) for n, line in enumerate(address_lines, start=1)),
         ("amount_due", money(total)),
-        *((f"payment_reference_{n}", a.payment_reference) for n, a in enumerate(accounts, 1)),
+        *((f"payment_reference_{n}", reference[a.account_id]) for n, a in enumerate(accounts, 1)),
         ("contact_phone", sender.phone),
         *((f"state_notice_{n}", text) for n, text in enumerate(disclosures, start=1)),
     ]

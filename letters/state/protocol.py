@@ -6,7 +6,7 @@ that satisfies this protocol and returning it from `letters.state.open_store`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from addresses.model import PostalAddress
@@ -196,6 +196,27 @@ class StateStore(Protocol):
 
     def latest_approval(self) -> ApprovalRecord | None:
         """The newest approval, or None when templates were never approved."""
+        ...
+
+    # payment references
+    def payment_reference(self, account_id: str, at: str) -> str:
+        """The account's registered payment reference; on first use, register its first
+        candidate (`letters.model.reference_candidate`) that no other account holds, in one
+        transaction. Unique per account, and the same forever after."""
+        ...
+
+    def payment_references(self, account_ids: Iterable[str], at: str) -> dict[str, str]:
+        """`payment_reference` for many accounts (account id -> reference), in one transaction."""
+        ...
+
+    def lookup_payment_references(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """What `payment_references` would give each account, writing nothing (the dry run):
+        the registered reference, else the first candidate no other account holds."""
+        ...
+
+    def restore_payment_references(self, references: Mapping[str, str], at: str) -> int:
+        """Register references read back from a sealed batch (account id -> reference); say how
+        many were new. An account or reference the state holds already keeps its own."""
         ...
 
     def close(self) -> None:

@@ -143,6 +143,14 @@ MIGRATIONS: tuple[str, ...] = (
         files_json TEXT NOT NULL
     )
     """,
+    # 7: each account's payment reference, registered once: unique per account, kept forever
+    """
+    CREATE TABLE payment_references (
+        reference TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    )
+    """,
 )
 
 

@@ -3,7 +3,7 @@
 Migrations run by `PRAGMA user_version` (see `schema`). Every letter is recorded `pending` before
 its PDF is written and `rendered` after, each in its own transaction, so a killed run loses nothing
 and resumes. The store is put together from one part per concern: batches, letters, postal numbers,
-tracking and template approvals.
+tracking, template approvals and payment references.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from letters.state.batches import SqliteBatches
 from letters.state.letters import SqliteLetters
 from letters.state.postal import SqlitePostal
 from letters.state.records import StateError
+from letters.state.references import SqliteReferences
 from letters.state.schema import migrate
 from letters.state.tracking import SqliteTracking
 
@@ -26,7 +27,13 @@ DEFAULT_DB_NAME = "letters.db"
 
 
 class SqliteStore(
-    SqliteBatches, SqliteLetters, SqliteArchive, SqlitePostal, SqliteTracking, SqliteApprovals
+    SqliteBatches,
+    SqliteLetters,
+    SqliteArchive,
+    SqlitePostal,
+    SqliteTracking,
+    SqliteApprovals,
+    SqliteReferences,
 ):
     """The embedded state: one SQLite file in WAL mode, every write its own transaction."""
 
