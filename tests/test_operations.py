@@ -161,7 +161,11 @@ def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
 ) -> None:
     first = start_process(_command(ops_sample, tmp_path))
     _wait_for_pdfs(tmp_path, 1, first)
-    second = _run(_command(ops_sample, tmp_path))
+    first.send_signal(signal.SIGSTOP)  # still running, lock held, however slow the machine
+    try:
+        second = _run(_command(ops_sample, tmp_path))
+    finally:
+        first.send_signal(signal.SIGCONT)
     first.communicate(timeout=300)
     (batch_dir,) = batch_dirs(tmp_path)
     assert second.returncode == ExitCode.LOCKED
