@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 DEMO_AS_OF := 2026-11-20
 # Debian packages WeasyPrint needs; libharfbuzz-subset0 makes PDF font subsetting ~10x faster.
-DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
+# chromium: the review page's tests drive Debian's browser with Playwright (never its own download).
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
+  chromium
 
 .PHONY: install deps demo test lint typecheck unit bench clean
 

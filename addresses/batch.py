@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,8 +16,8 @@ from addresses.engine import address_key, build_candidates, group_records, resol
 from addresses.files import write_csv
 from addresses.hygiene import spreadsheet_safe_rows
 from addresses.merge import merge_groups
-from addresses.model import AddressChoice
-from addresses.records import SourceRecord, read_sources
+from addresses.model import AddressChoice, ChoiceStatus
+from addresses.records import SourceRecord, UnknownSource, read_sources, unknown_sources
 from addresses.score import Candidate, Observation
 from addresses.standardize import Standardized, standardize
 
@@ -58,6 +59,19 @@ class ResolveSummary:
     statuses: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
+    unknown_sources: list[UnknownSource] = field(default_factory=list)
+
+
+def rejected_only(
+    records: Sequence[SourceRecord], rejects: Sequence[Reject]
+) -> Iterator[AddressChoice]:
+    """A `none` choice for each customer seen only in rejected rows, in customer_id order."""
+    seen = {r.customer_id for r in records}
+    for customer_id in sorted({" ".join(r.key.split()) for r in rejects} - seen - {""}):
+        yield AddressChoice(
+            customer_id, ChoiceStatus.NONE, None, 0.0,
+            reasons=("no_address: every row of this customer was rejected",),
+        )  # fmt: skip
 
 
 def resolve_files(
@@ -67,12 +81,20 @@ def resolve_files(
     as_of: date,
     jobs: int | None = None,
 ) -> ResolveSummary:
-    """Resolve every person in the source files and write one row each to `out_path`."""
-    records, rejects = read_sources(list(source_paths))
-    summary = ResolveSummary(records=len(records), rejects=rejects)
+    """Resolve every person in the source files and write one row each to `out_path`, those
+    whose every row was rejected too (`none`, `no_address`)."""
+    records, rejects = read_sources(list(source_paths), config)
+    summary = ResolveSummary(
+        records=len(records), rejects=rejects, unknown_sources=unknown_sources(records, config)
+    )
 
     def rows() -> Iterable[list[str]]:
-        for choice in resolve_all(records, config, as_of, jobs):
+        choices = heapq.merge(
+            resolve_all(records, config, as_of, jobs),
+            rejected_only(records, rejects),
+            key=lambda c: c.customer_id,
+        )
+        for choice in choices:
             summary.people += 1
             summary.statuses[choice.status.value] += 1
             summary.flagged.extend(choice.flagged)
@@ -97,13 +119,13 @@ def explain(
     customer_id: str, source_paths: Sequence[Path], config: EngineConfig, as_of: date
 ) -> Explanation:
     """Standardize, merge, score and choose for one person, keeping every intermediate step."""
-    records, rejects = read_sources(list(source_paths))
+    records, rejects = read_sources(list(source_paths), config)
     mine = group_records(r for r in records if r.customer_id == customer_id).get(customer_id, [])
     observations = tuple(_observation(r) for r in mine if r.observed_at <= as_of)
     candidates = build_candidates(observations, config, as_of)
     from addresses.score import choose
 
-    choice = choose(customer_id, candidates, config)
+    choice = choose(customer_id, candidates, config, as_of)
     own_rejects = tuple(r for r in rejects if r.key == customer_id)
     return Explanation(customer_id, observations, tuple(candidates), choice, own_rejects)
 

@@ -57,7 +57,7 @@ def resolve_person(
         for r in records
         if r.observed_at <= as_of
     ]
-    choice = choose(customer_id, build_candidates(observations, config, as_of), config)
+    choice = choose(customer_id, build_candidates(observations, config, as_of), config, as_of)
     flagged = tuple(  # where and which checks, never the address itself (personal data)
         f"{o.ref}: " + ", ".join(c.name for c in o.standardized.hard_failures)
         for o in observations

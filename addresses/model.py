@@ -100,6 +100,9 @@ class AddressChoice:
     candidates: tuple[Any, ...] = ()
     # `file:line: check: detail; ...` for each report of this person that failed a hard check
     flagged: tuple[str, ...] = ()
+    # chosen as the one live address after returned mail: the letter asks USPS for Address
+    # Service Requested (DMM 507), so a wrong address comes back with the new one
+    address_service_requested: bool = False
 
     @property
     def reason_codes(self) -> tuple[str, ...]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from addresses.config import EngineConfig
 from addresses.csvio import (
     CsvFileError,
     CsvTable,
@@ -22,7 +24,10 @@ REQUIRED_COLUMNS = ("customer_id", "line1", "city", "state", "zip", "observed_at
 OPTIONAL_COLUMNS = ("source", "line2", "country", "status")
 COLUMNS = ("customer_id", "source", "line1", "line2", "city", "state", "zip", "country",
            "observed_at", "status")  # fmt: skip
-KNOWN_STATUSES = frozenset({"", "returned", "moved", "verified_by_customer", "undeliverable"})
+# `verified_by_reviewer`: a person chose or corrected this address (`addresses.score.choose`)
+KNOWN_STATUSES = frozenset(
+    {"", "returned", "moved", "verified_by_customer", "verified_by_reviewer", "undeliverable"}
+)
 MAX_FIELD_CHARS = 200
 # Printed on envelopes: control and bidirectional characters reject the row, line breaks become
 # spaces and zero-width characters go (see `addresses.hygiene.clean_text`).
@@ -117,13 +122,16 @@ def _open_source(source_path: Path) -> CsvTable:
     return table
 
 
-def iter_source_file(source_path: Path) -> Iterator[SourceRecord | Reject]:
+def iter_source_file(
+    source_path: Path, config: EngineConfig | None = None
+) -> Iterator[SourceRecord | Reject]:
     """Yield each row of one source file as a `SourceRecord`, or as a `Reject` saying why not.
 
-    A file `third_party.csv` without a `source` column gives every row source `third_party`.
+    A file without a `source` column gives every row the source its name maps to in `config`
+    (`EngineConfig.source_for_file`): `customer_updated_20261120.csv` gives `customer_updated`.
     """
     table = _open_source(source_path)
-    default_source = source_path.stem
+    default_source = (config or EngineConfig()).source_for_file(source_path.name)
     key_position = table.header.index("customer_id")
     try:
         for row in table.rows:
@@ -137,14 +145,38 @@ def iter_source_file(source_path: Path) -> Iterator[SourceRecord | Reject]:
         raise SourceFileError(str(exc)) from None
 
 
-def read_sources(source_paths: list[Path]) -> tuple[list[SourceRecord], list[Reject]]:
+def read_sources(
+    source_paths: list[Path], config: EngineConfig | None = None
+) -> tuple[list[SourceRecord], list[Reject]]:
     """Read every source file in full; any unusable file raises `SourceFileError` first."""
     records: list[SourceRecord] = []
     rejects: list[Reject] = []
     for source_path in source_paths:
-        for item in iter_source_file(source_path):
+        for item in iter_source_file(source_path, config):
             if isinstance(item, Reject):
                 rejects.append(item)
             else:
                 records.append(item)
     return records, rejects
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownSource:
+    """Rows of one file whose source is no configured source (they get a cautious weight)."""
+
+    file: str
+    source: str
+    rows: int
+
+    def message(self) -> str:
+        """A warning line: the file and the source name, never a row's values."""
+        return (
+            f"{self.file}: source {self.source!r} is not a configured source ({self.rows} rows);"
+            " name it in the address configuration ([sources.NAME] match = [...])"
+        )
+
+
+def unknown_sources(records: Iterable[SourceRecord], config: EngineConfig) -> list[UnknownSource]:
+    """Every (file, source) pair whose source maps to no configured source, with its row count."""
+    counts = Counter((r.file_name, r.source) for r in records if r.source not in config.sources)
+    return [UnknownSource(file, source, rows) for (file, source), rows in sorted(counts.items())]

@@ -11,16 +11,30 @@ confidence = clip(sum of factor contributions, 0, 1), with these factors:
 | customer_confirmed | +0.10 when a report has status `verified_by_customer` |
 | returned_mail | -0.50 x the strongest return (1 if not reported since, 0.3 if reported since) |
 | newer_elsewhere | -0.20 x the trust of a source that reports another address more recently |
+| reviewer_chosen | 0 (a rule, below): a report has status `verified_by_reviewer` |
+| sole_candidate_after_return | 0 (a rule, below): added by `choose` when that rule selects |
 
 More agreeing sources never lower a candidate's confidence (each positive factor is a maximum or a
 noisy-or); a returned-mail report always lowers it.
+
+Two rules select a candidate whatever its confidence and lead (never one that fails a hard check):
+
+- `reviewer_chosen`: a person chose or corrected this address (a report with status
+  `verified_by_reviewer`, dated the day of the decision) and no newer evidence contradicts it: no
+  returned-mail report of it on or after that day, and no live positive report of another address
+  dated after it. Contradicted, the factor stays listed (with what contradicts it) and ordinary
+  scoring applies.
+- `sole_candidate_after_return` (unless `[choice] after_return = "review"`): mail to the known
+  address(es) came back, every other candidate is unusable, and a source of at least third-party
+  trust (weight >= 0.5) reported this address after the last report of any returned one and within
+  its half-life. The choice asks for USPS Address Service Requested, so a wrong address comes back.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from addresses.config import EngineConfig
@@ -29,6 +43,8 @@ from addresses.standardize import Standardized, StreetParts, standardize
 
 NEGATIVE_STATUSES = frozenset({"returned", "moved", "undeliverable"})
 CONFIRMED_STATUS = "verified_by_customer"
+REVIEWER_STATUS = "verified_by_reviewer"
+SKIP_TRACE_MIN_WEIGHT = 0.5  # "at least third-party trust": the default `third_party` weight
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +167,47 @@ def representative(observations: Sequence[Observation], config: EngineConfig) ->
     return composed if composed.validity >= best_member.validity else best_member
 
 
+def _decision_order(o: Observation) -> tuple[date, int, str]:
+    """Reviewer decisions by day, then by decision id (`review:12` after `review:9`)."""
+    number = o.ref.rsplit(":", 1)[-1]
+    return o.observed_at, int(number) if number.isdigit() else -1, o.ref
+
+
+def _live_positives(candidate: Candidate) -> tuple[Observation, ...]:
+    """Positive reports not answered by a later returned-mail report of the same address."""
+    last_return = max((o.observed_at for o in candidate.observations if o.negative), default=None)
+    return tuple(
+        o for o in candidate.positives if last_return is None or o.observed_at > last_return
+    )
+
+
+def reviewer_decision(
+    candidate: Candidate, others: Sequence[Candidate]
+) -> tuple[Observation | None, str]:
+    """A reviewer's latest choice of this address, and what newer evidence contradicts it.
+
+    Contradicting: a returned-mail report of this address on or after the decision day, or a live
+    positive report of another address dated after it. ("" when the choice stands.)
+    """
+    chosen = [o for o in candidate.observations if o.status == REVIEWER_STATUS]
+    if not chosen:
+        return None, ""
+    decision = max(chosen, key=_decision_order)
+    day = decision.observed_at
+    returns = [o for o in candidate.observations if o.negative and o.observed_at >= day]
+    if returns:
+        last = max(returns, key=lambda o: (o.observed_at, o.ref))
+        return decision, f"{last.status} on {last.observed_at}"
+    newer = [
+        o for other in others if other is not candidate
+        for o in _live_positives(other) if o.observed_at > day
+    ]  # fmt: skip
+    if newer:
+        last = max(newer, key=lambda o: (o.observed_at, o.ref))
+        return decision, f"{last.source} reports another address on {last.observed_at}"
+    return decision, ""
+
+
 def _decay(age_days: int, half_life: float) -> float:
     return float(0.5 ** (max(age_days, 0) / half_life)) if half_life > 0 else 0.0
 
@@ -198,6 +255,13 @@ def score_candidate(
     ))  # fmt: skip
     if any(o.status == CONFIRMED_STATUS for o in positives):
         factors.append(Factor("customer_confirmed", 0.10, "the customer confirmed this address"))
+    decision, contradiction = reviewer_decision(candidate, others)
+    if decision is not None:
+        detail = f"chosen by a reviewer on {decision.observed_at} ({decision.ref})"
+        factors.append(Factor(
+            "reviewer_chosen", 0.0,
+            detail + (f"; contradicted: {contradiction}" if contradiction else ""),
+        ))  # fmt: skip
     negatives = [o for o in candidate.observations if o.negative]
     if negatives:
         newest_positive = candidate.newest
@@ -224,14 +288,61 @@ def score_candidate(
     return Candidate(form, candidate.observations, round(total, 4), tuple(factors))
 
 
-def choose(
-    customer_id: str, candidates: Sequence[Candidate], config: EngineConfig
-) -> AddressChoice:
-    """Choose the best usable candidate, or say why the person goes to review or has none."""
-    usable = sorted(
+def _reviewer_choice(candidates: Sequence[Candidate]) -> tuple[Candidate, Observation] | None:
+    """The usable, valid candidate a reviewer chose last, when no newer evidence contradicts it."""
+    standing = []
+    for candidate in candidates:
+        decision, contradiction = reviewer_decision(candidate, candidates)
+        valid = candidate.usable and not candidate.standardized.hard_failures
+        if decision is not None and not contradiction and valid:
+            standing.append((candidate, decision))
+    return max(standing, key=lambda pair: _decision_order(pair[1])) if standing else None
+
+
+def _sole_after_return(
+    best: Candidate, candidates: Sequence[Candidate], config: EngineConfig, as_of: date | None
+) -> str:
+    """Why `best` is the one live address after returned mail, reported fresh by a trusted
+    source (see the module's rules); "" when it is not."""
+    others = [c for c in candidates if c is not best]
+    returned = [c for c in others if any(o.negative for o in c.observations)]
+    if config.after_return != "select" or not returned or any(c.usable for c in others):
+        return ""
+    old_news = max((c.newest for c in returned if c.newest), default=date.min)
+    today = as_of or max(o.observed_at for c in candidates for o in c.observations)
+    fresh = [
+        o for o in best.positives
+        if config.trust(o.source).weight >= SKIP_TRACE_MIN_WEIGHT and o.observed_at > old_news
+        and (today - o.observed_at).days <= config.trust(o.source).half_life_days
+    ]  # fmt: skip
+    if not fresh:
+        return ""
+    report = max(fresh, key=lambda o: (o.observed_at, o.ref))
+    came_back = max(o.observed_at for c in returned for o in c.observations if o.negative)
+    return (
+        f"mail to another address came back on {came_back}; {report.source} reported this one"
+        f" on {report.observed_at} and nothing contradicts it"
+    )
+
+
+def _ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
+    return sorted(
         (c for c in candidates if c.usable),
         key=lambda c: (-c.confidence, c.standardized.line1, c.standardized.zip),
     )
+
+
+def choose(
+    customer_id: str,
+    candidates: Sequence[Candidate],
+    config: EngineConfig,
+    as_of: date | None = None,
+) -> AddressChoice:
+    """Choose the best usable candidate, or say why the person goes to review or has none.
+
+    `as_of` dates the freshness of a report after returned mail (default: the newest report).
+    """
+    usable = _ranked(candidates)
     if not usable:
         reason = (
             "all_returned: mail to every known address came back, with no newer report of it"
@@ -246,6 +357,36 @@ def choose(
             reasons=(reason,),
             candidates=tuple(candidates),
         )
+    reviewed = _reviewer_choice(candidates)
+    if reviewed is not None:
+        chosen, decision = reviewed
+        rest = [c for c in usable if c is not chosen]
+        return AddressChoice(
+            customer_id, ChoiceStatus.SELECTED, chosen.standardized.postal_address(),
+            chosen.confidence, chosen.sources, max((c.confidence for c in rest), default=0.0),
+            (f"selected: chosen by a reviewer on {decision.observed_at} ({decision.ref})",),
+            (chosen, *rest),
+        )  # fmt: skip
+    choice = _by_score(customer_id, usable, config)
+    best = usable[0]
+    if choice.status is ChoiceStatus.REVIEW and not best.standardized.hard_failures:
+        why = _sole_after_return(best, candidates, config, as_of)
+        if why:
+            marked = replace(
+                best, factors=(*best.factors, Factor("sole_candidate_after_return", 0.0, why))
+            )
+            return replace(
+                choice,
+                status=ChoiceStatus.SELECTED,
+                reasons=(f"selected: sole_candidate_after_return: {why}",),
+                candidates=(marked, *usable[1:]),
+                address_service_requested=True,
+            )
+    return choice
+
+
+def _by_score(customer_id: str, usable: list[Candidate], config: EngineConfig) -> AddressChoice:
+    """The ordinary rule: the best candidate if valid, confident enough and clearly ahead."""
     best, form = usable[0], usable[0].standardized
     runner = usable[1].confidence if len(usable) > 1 else 0.0
 

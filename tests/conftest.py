@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from addresses.records import COLUMNS as SOURCE_COLUMNS
+from letters.errors import ExitCode
 from letters.intake.accounts import COLUMNS as ACCOUNT_COLUMNS
 from letters.ops.sample import SampleFiles, write_sample
-from tests.helpers import AS_OF, GOOD_ACCOUNT, GOOD_SOURCE, WriteCsv, write_rows
+from tests.helpers import AS_OF, GOOD_ACCOUNT, GOOD_SOURCE, WriteCsv, at, run_in_process, write_rows
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +54,25 @@ def ops_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFiles:
     return write_sample(
         tmp_path_factory.mktemp("ops"), accounts=80, seed=4, as_of=date(2026, 11, 20)
     )
+
+
+@pytest.fixture
+def held(
+    tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
+) -> tuple[Path, Path, Path]:
+    """A run on 2026-11-20 that mails C1 and holds C2 (two equally trusted addresses) and C3
+    (one weak report): the accounts, the sources and the output folder."""
+    accounts = write_accounts(
+        {}, {"account_id": "A2", "customer_id": "C2"}, {"account_id": "A3", "customer_id": "C3"}
+    )
+    sources = write_sources(
+        {},
+        {"customer_id": "C2", "source": "customer_updated", "line1": "12 Oak Ave", "line2": ""},
+        {"customer_id": "C2", "source": "customer_updated", "line1": "900 Elm St", "line2": ""},
+        {"customer_id": "C3", "source": "third_party", "line1": "77 Pine St", "line2": "",
+         "observed_at": "2025-01-10"},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    result = run_in_process(accounts, [sources], out, now=at("09:00:00"))
+    assert result.exit_code == ExitCode.DONE, result.summary()
+    return accounts, sources, out

@@ -21,7 +21,10 @@ from letters.errors import TemplateError
 from letters.intake.envelope import DEFAULT_PROFILE
 from letters.intake.policy import Policy, load_policy
 from letters.model import Account, EarlierLetter, History, LetterKey
+from letters.render.articles import PostalMarks
+from letters.render.barcodes import s10_number
 from letters.render.check import check_templates
+from letters.render.content import letter_content
 from letters.render.lint import lint_letter, rule_of
 from letters.render.renderer import RenderedPdf, Renderer, default_templates_dir, pdf_text
 from letters.state import open_store
@@ -30,6 +33,7 @@ from tests.helpers import (
     WriteCsv,
     account,
     batch_dirs,
+    chosen,
     letter_for,
     manifest,
     run_in_process,
@@ -238,6 +242,20 @@ def test_a_spanish_letter_is_spanish_throughout(renderer: Renderer) -> None:
     assert "Equipo de Cuentas de Socios" in text
     assert "tiene 111 días de atraso y sigue impago" in text  # no earlier letter: no claim
     assert failures == []
+
+
+def test_a_spanish_letter_by_registered_mail_abroad_is_not_held_for_its_article_number(
+    renderer: Renderer,
+) -> None:
+    # the S10 number ends in `US` (`RE123456785US`), which is no English word in the letter
+    abroad = chosen("Calle de Alcala 42", "", "Madrid", "", "28014", "ES")
+    letter, _content = letter_for([account(language="es")], choice=abroad)
+    assert letter.mail_class == "registered"
+    marks = PostalMarks(article_number=s10_number("RE", 12345678))
+    content = letter_content("P-000001", POLICY, letter, abroad, marks)
+    pdf = renderer.render(letter.template, content.context, "P-000001")
+    assert "RE123456785US" in _flat(pdf_text(pdf.data))
+    assert lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE) == []
 
 
 def test_without_spanish_hours_a_spanish_letter_prints_none(renderer: Renderer) -> None:

@@ -35,6 +35,8 @@ def resolve(
     summary = engine.resolve_files(
         existing_files(sources), out_path, engine_config(address_config), as_of_date(as_of), jobs
     )
+    for unknown in summary.unknown_sources:  # not a silent 0.4: say which file and source
+        output.err.print(f"warning: {unknown.message()}", markup=False, soft_wrap=True)
     output.print_resolve(summary, out_path)
     raise typer.Exit(int(ExitCode.REJECTED_ROWS if summary.rejects else ExitCode.DONE))
 

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
-from letters.cli import addresses, batch, proof, state, templates, workspace
+from letters.cli import addresses, batch, proof, review, state, templates, workspace
 from letters.cli.output import print_error
 from letters.errors import InputFileError, LettersError
 
@@ -66,6 +66,9 @@ state_app = _group(
     "state", "Look after the state database: rebuild it from the sealed batch folders."
 )
 templates_app = _group("templates", "Proof and approve the letter templates before they go out.")
+review_app = _group(
+    "review", "The review queue: debtors held for their address, letters held by the lint."
+)
 
 
 # The commands, in the order `letters --help` lists them.
@@ -86,6 +89,14 @@ state_app.command()(state.rebuild)
 templates_app.command()(templates.proof)
 templates_app.command()(templates.approve)
 templates_app.command()(templates.status)
+review_app.command("list")(review.list_)
+review_app.command()(review.show)
+review_app.command()(review.decide)
+review_app.command("import")(review.import_)
+review_app.command()(review.serve)
+review_app.command()(review.held)
+review_app.command()(review.release)
+review_app.command()(review.void)
 
 
 def main() -> None:

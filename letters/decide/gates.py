@@ -37,6 +37,7 @@ class Outcome:
 
 
 NO_HISTORY = History()
+NOT_MAILABLE = "not_mailable"  # the reason code of a debtor a reviewer marked not mailable
 
 PERSON_GATES = (
     ("bankruptcy", "bankruptcy", "bankruptcy recorded: collection is stayed"),
@@ -275,6 +276,8 @@ def _letter_for(
         detail = f"last letter mailed {history.last_mail_date}; at least {gap} days must pass"
         return None, every(Status.SUPPRESSED, "too_soon", detail)
     if role == "debtor":
+        if NOT_MAILABLE in choice.reason_codes:  # a reviewer decided: nothing goes
+            return None, every(Status.SUPPRESSED, NOT_MAILABLE, " | ".join(choice.reasons))
         if choice.status is not ChoiceStatus.SELECTED or choice.address is None:
             code = "no_address" if choice.status is ChoiceStatus.NONE else "address_review"
             return None, every(Status.HELD, code, " | ".join(choice.reasons) or code)
@@ -285,6 +288,12 @@ def _letter_for(
             return None, every(Status.HELD, "address_review", f"{role} address: {problem}")
         recipient = Recipient(name, role, address, 1.0, (f"{role}_address",))
     template, language, notes = _language(template, group, policy, template_exists)
+    if role == "debtor":  # a person's choice, or the skip-trace rule, is said in the manifest
+        ruled = ("selected: chosen by a reviewer", "selected: sole_candidate_after_return")
+        notes = (
+            *notes,
+            *(r.removeprefix("selected: ") for r in choice.reasons if r.startswith(ruled)),
+        )
     mail_class = (
         "registered" if recipient.address and recipient.address.is_foreign else stage.mail_class
     )

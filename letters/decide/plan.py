@@ -14,8 +14,9 @@ from addresses.csvio import Reject
 from addresses.engine import resolve_all
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceRecord
-from letters.decide.gates import decide_customer
-from letters.intake.request import RunRequest
+from addresses.score import NEGATIVE_STATUSES
+from letters.decide.gates import NOT_MAILABLE, decide_customer
+from letters.intake.request import NotMailable, RunRequest
 from letters.intake.sources import Inputs
 from letters.model import Account, Decision, History, LetterSpec, Status
 
@@ -63,6 +64,34 @@ def resolve_addresses(
     return choices
 
 
+def apply_not_mailable(
+    choices: dict[str, AddressChoice],
+    records: Sequence[SourceRecord],
+    holds: Sequence[NotMailable],
+) -> dict[str, AddressChoice]:
+    """A debtor a reviewer marked not mailable gets no address, until a source reports one (any
+    address, not returned mail) dated after the decision."""
+    for hold in holds:
+        if hold.customer_id not in choices:
+            continue
+        newer = any(
+            r.customer_id == hold.customer_id
+            and r.observed_at > hold.since
+            and r.status not in NEGATIVE_STATUSES
+            for r in records
+        )
+        if not newer:
+            reason = f"{NOT_MAILABLE}: marked not mailable by a reviewer ({hold.detail})"
+            choices[hold.customer_id] = AddressChoice(
+                hold.customer_id,
+                ChoiceStatus.NONE,
+                None,
+                0.0,
+                reasons=(reason,),
+            )
+    return choices
+
+
 def plan_batch(
     request: RunRequest,
     inputs: Inputs,
@@ -72,7 +101,10 @@ def plan_batch(
 ) -> Plan:
     """Resolve addresses and decide every account; the letters come out in input order."""
     groups = _group_by_customer(inputs.accounts)
-    choices = resolve_addresses(request, [*inputs.records, *request.extra_records], set(groups))
+    records = [*inputs.records, *request.extra_records]
+    choices = apply_not_mailable(
+        resolve_addresses(request, records, set(groups)), records, request.not_mailable
+    )
     flagged = sum(len(choice.flagged) for choice in choices.values())
     notify(f"resolved addresses for {len(choices)} debtors; {flagged} address rows failed a check")
     plan = Plan(

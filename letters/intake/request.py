@@ -12,6 +12,16 @@ from letters.intake.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
+class NotMailable:
+    """A reviewer marked a debtor not mailable: no letter until a source reports an address
+    dated after `since`."""
+
+    customer_id: str
+    since: date
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunRequest:
     """Everything a run needs, as given on the command line."""
 
@@ -30,3 +40,4 @@ class RunRequest:
     policy_path: Path | None = None  # the policy file given (None: the shipped default)
     seal_key: Path | None = None  # HMAC key for the batch seal (else the policy's)
     extra_records: tuple[SourceRecord, ...] = ()  # evidence from the state (returned mail)
+    not_mailable: tuple[NotMailable, ...] = ()  # reviewers' decisions from the state

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from addresses.csvio import Reject
-from addresses.records import SourceFileError, SourceRecord, read_sources
+from addresses.records import (
+    SourceFileError,
+    SourceRecord,
+    UnknownSource,
+    read_sources,
+    unknown_sources,
+)
 from letters.errors import InputFileError, UsageError, not_a_file
 from letters.intake.accounts import read_accounts
 from letters.intake.request import RunRequest
@@ -14,11 +20,13 @@ from letters.model import Account
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """A run's inputs as read: good accounts and address records, and every rejected row."""
+    """A run's inputs as read: good accounts and address records, every rejected row, and the
+    files whose rows name a source the address configuration does not know."""
 
     accounts: list[Account]
     records: list[SourceRecord]
     rejects: list[Reject]
+    unknown_sources: tuple[UnknownSource, ...] = ()
 
 
 def load_inputs(request: RunRequest) -> Inputs:
@@ -28,7 +36,8 @@ def load_inputs(request: RunRequest) -> Inputs:
             raise UsageError(not_a_file(path))
     accounts_file = read_accounts(request.accounts_path)
     try:
-        records, source_rejects = read_sources(list(request.source_paths))
+        records, source_rejects = read_sources(list(request.source_paths), request.address_config)
     except SourceFileError as exc:
         raise InputFileError(str(exc)) from None
-    return Inputs(accounts_file.accounts, records, accounts_file.rejects + source_rejects)
+    unknown = tuple(unknown_sources(records, request.address_config))
+    return Inputs(accounts_file.accounts, records, accounts_file.rejects + source_rejects, unknown)

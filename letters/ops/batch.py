@@ -21,6 +21,7 @@ from letters.ops.context import BatchContext, BatchResult
 from letters.ops.finish import close, finish
 from letters.ops.produce import produce
 from letters.ops.progress import QuietReporter, Reporter
+from letters.ops.release import mail_released, merge_released, with_released
 from letters.ops.start import apply_force, fingerprint, start
 from letters.processes import signals_held
 from letters.proof.reconcile import evidence_records
@@ -29,9 +30,12 @@ from letters.proof.seal import signing_key
 from letters.render.articles import load_pool_file, pool_file_numbers
 from letters.render.check import check_templates
 from letters.render.renderer import Renderer
+from letters.review.evidence import with_review_evidence
+from letters.review.queue import accounts_by_customer, record_held
 from letters.state import db_path_for, open_store
 from letters.state.lock import RunLock
 from letters.state.protocol import StateStore
+from letters.state.records import HeldLetter
 
 
 class Interrupted(LettersError):
@@ -100,22 +104,35 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         f"read {len(inputs.accounts)} accounts, {len(inputs.records)} address records, "
         f"{len(inputs.rejects)} rows rejected"
     )
+    for unknown in inputs.unknown_sources:  # every run, until the configuration names it
+        ctx.say(f"warning: {unknown.message()}")
+    ctx.result.unknown_sources = [
+        {"file": u.file, "source": u.source, "rows": u.rows} for u in inputs.unknown_sources
+    ]
     try:
         load_pool_file(ctx.store, ctx.request.policy.articles, pool_numbers)
         apply_force(ctx)
 
+        released, released_rows = mail_released(ctx)
+        by_customer: dict[str, list[HeldLetter]] = {}
+        for held in released:
+            by_customer.setdefault(held.customer_id, []).append(held)
+
         def history_of(customer: str) -> History:
-            return replace(ctx.store.history(customer, ctx.batch_id), forced=ctx.forced)
+            history = replace(ctx.store.history(customer, ctx.batch_id), forced=ctx.forced)
+            return with_released(history, by_customer.get(customer, []), ctx.batch_id)
 
         returned = tuple(evidence_records(ctx.store))
         if returned:
             ctx.say(f"returned mail on record: {len(returned)} addresses")
-        request = replace(ctx.request, extra_records=returned)
+        request = with_review_evidence(replace(ctx.request, extra_records=returned), ctx.store)
         plan = plan_batch(request, inputs, ctx.say, history_of, ctx.renderer.template_exists)
+        batch = (ctx.batch_id, ctx.request.as_of.isoformat(), ctx.stamp())
+        record_held(ctx.store, batch, plan.held_choices, accounts_by_customer(inputs.accounts))
         ctx.result.flagged_address_rows = plan.flagged_address_rows
         # every decided account's payment reference, registered before any letter prints one
         ctx.references = ctx.store.payment_references(plan_account_ids(plan), ctx.stamp())
-        ctx.rows = plan_rows(ctx.batch_id, plan, ctx.references)
+        ctx.rows = merge_released(plan_rows(ctx.batch_id, plan, ctx.references), released_rows)
         produce(ctx, plan)
         finish(ctx, plan)
     except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too

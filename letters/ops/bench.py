@@ -13,16 +13,17 @@ import resource
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from addresses.batch import DedupeColumns, dedupe_file, pair_scores
-from addresses.merge import names_match
-from addresses.standardize import standardize
+from addresses.config import EngineConfig, load_config
 from letters.intake.policy import load_policy
 from letters.intake.request import RunRequest
+from letters.ops.accuracy import address_accuracy, knowable, read_truth
+from letters.ops.feeds import write_feed_sample
 from letters.ops.sample import write_sample
 from letters.render.renderer import default_templates_dir
 
@@ -182,65 +183,27 @@ def bench_end_to_end(work_dir: Path, accounts: int, label: str = "") -> dict[str
     }
 
 
-def _same_delivery_point(chosen: dict[str, str], truth: dict[str, str]) -> tuple[bool, bool]:
-    a = standardize(
-        chosen["line1"],
-        chosen["line2"],
-        chosen["city"],
-        chosen["state"],
-        chosen["zip"],
-        chosen["country"],
-    )
-    t = standardize(
-        truth["line1"],
-        truth["line2"],
-        truth["city"],
-        truth["state"],
-        truth["zip"],
-        truth["country"],
-    )
-    exact = (a.line1, a.line2, a.zip5 or a.zip, a.country) == (
-        t.line1,
-        t.line2,
-        t.zip5 or t.zip,
-        t.country,
-    )
-    pa, pt = a.parts, t.parts
-    same_point = exact or (
-        a.country == t.country == "US"
-        and (pa.number, pa.predir, pa.suffix, pa.postdir, pa.unit_id, a.zip5)
-        == (pt.number, pt.predir, pt.suffix, pt.postdir, pt.unit_id, t.zip5)
-        and names_match(pa.name, pt.name)
-    )
-    return exact, same_point
-
-
-def address_accuracy(resolved_path: Path, truth_path: Path) -> dict[str, Any]:
-    """Compare `resolved.csv` with the sample's ground truth.
-
-    `selected_exact`: the Pub 28 lines equal the truth's. `selected_delivery_point`: the same
-    delivery point (number, directionals, suffix, unit, ZIP equal; street name at most one typo
-    away), which is what decides where the letter lands when every source misspelled the street.
-    """
-    with truth_path.open(encoding="utf-8", newline="") as handle:
-        truth = {row["customer_id"]: row for row in csv.DictReader(handle)}
-    counts: Counter[str] = Counter()
-    with resolved_path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            counts[row["status"]] += 1
-            if row["status"] == "selected":
-                exact, same_point = _same_delivery_point(row, truth[row["customer_id"]])
-                counts["exact"] += exact
-                counts["delivery_point"] += same_point
-    people = sum(counts[s] for s in ("selected", "review", "none")) or 1
-    selected = counts["selected"] or 1
-    return {
-        "people": people,
-        "review_rate": round(counts["review"] / people, 4),
-        "none_rate": round(counts["none"] / people, 4),
-        "selected_exact": round(counts["exact"] / selected, 4),
-        "selected_delivery_point": round(counts["delivery_point"] / selected, 4),
-    }
+def _resolve(
+    source_paths: Sequence[Path], out: Path, config_path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`letters addresses resolve` in its own process."""
+    command = [
+        sys.executable,
+        "-m",
+        "letters.cli.app",
+        "addresses",
+        "resolve",
+        *map(str, source_paths),
+        "--out",
+        str(out),
+        "--as-of",
+        AS_OF.isoformat(),
+        *(["--address-config", str(config_path)] if config_path else []),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 3):
+        raise RuntimeError(f"resolve failed ({done.returncode}): {done.stderr[-2000:]}")
+    return done
 
 
 def bench_resolve(work_dir: Path, records: int) -> dict[str, Any]:
@@ -250,30 +213,31 @@ def bench_resolve(work_dir: Path, records: int) -> dict[str, Any]:
     with_header = sum(sum(1 for _ in p.open(encoding="utf-8")) for p in files.source_paths)
     rows = with_header - len(files.source_paths)
     out = work_dir / "resolved.csv"
-    command = [
-        sys.executable,
-        "-m",
-        "letters.cli.app",
-        "addresses",
-        "resolve",
-        *map(str, files.source_paths),
-        "--out",
-        str(out),
-        "--as-of",
-        AS_OF.isoformat(),
-    ]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    _resolve(files.source_paths, out)
     elapsed = time.perf_counter() - started
-    if done.returncode not in (0, 3):
-        raise RuntimeError(f"resolve failed ({done.returncode}): {done.stderr[-2000:]}")
+    truth = read_truth(files.truth_path)
+    known = knowable(files.source_paths, truth, EngineConfig(), AS_OF)
     return {
         "resolve_records": rows,
         "resolve_seconds": round(elapsed, 2),
         "resolve_records_per_s": round(rows / elapsed),
         "resolve_peak_rss_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
-        **address_accuracy(out, files.truth_path),
+        **address_accuracy(out, files.truth_path, known),
     }
+
+
+def bench_feeds(work_dir: Path, people: int) -> dict[str, Any]:
+    """`letters addresses resolve` on the multi-source sample (dated feeds named by glob in its
+    address configuration): wrong selections and holds against the ground truth, `feeds_*`."""
+    sample = write_feed_sample(work_dir / "feeds-data", people, seed=11, as_of=AS_OF)
+    out = work_dir / "feeds-resolved.csv"
+    done = _resolve(sample.files.source_paths, out, sample.config_path)
+    truth = read_truth(sample.files.truth_path)
+    known = knowable(sample.files.source_paths, truth, load_config(sample.config_path), AS_OF)
+    figures = address_accuracy(out, sample.files.truth_path, known)
+    figures["unknown_source_warnings"] = done.stderr.count("is not a configured source")
+    return {f"feeds_{key}": value for key, value in figures.items()}
 
 
 def bench_dedupe(work_dir: Path, chicago_path: Path) -> dict[str, Any]:
@@ -328,6 +292,7 @@ def run_bench(
     render_letters: int = 150,
     jobs: int | None = None,
     large_accounts: int = 0,
+    feed_people: int = 20_000,
 ) -> dict[str, Any]:
     """Every measurement, in one run on this machine."""
     figures: dict[str, Any] = {"cores": os.cpu_count()}
@@ -335,6 +300,7 @@ def run_bench(
     figures |= bench_renderers(work_dir, render_letters, jobs)
     figures |= bench_dedupe(work_dir, chicago_path)
     figures |= bench_resolve(work_dir, resolve_records)
+    figures |= bench_feeds(work_dir, feed_people)
     figures |= bench_end_to_end(work_dir, render_accounts)
     if large_accounts:
         figures |= bench_end_to_end(work_dir, large_accounts, "_large")

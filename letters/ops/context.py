@@ -37,6 +37,8 @@ class BatchResult:
     render_seconds: float = 0.0
     exit_code: ExitCode = ExitCode.DONE
     closed: list[dict[str, Any]] = field(default_factory=list)  # unfinished batches it closed
+    # files whose rows name no configured address source: {"file", "source", "rows"}
+    unknown_sources: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The counts as plain data (for summary.json, --json and the state)."""
@@ -56,6 +58,7 @@ class BatchResult:
             "letters_per_second": round(rate, 2),
             "exit_code": int(self.exit_code),
             "closed_batches": self.closed,
+            "unknown_sources": self.unknown_sources,
         }
 
 

@@ -20,6 +20,7 @@ from letters.proof.rows import (
     plan_rows,
 )
 from letters.render.renderer import Renderer
+from letters.review.evidence import with_review_evidence
 from letters.state import configured_db_path, open_store
 
 ReferencesOf = Callable[[Iterable[str]], Mapping[str, str]]
@@ -81,6 +82,7 @@ def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> Dry
         store = open_store(db_path)
         try:
             request = replace(request, extra_records=tuple(evidence_records(store)))
+            request = with_review_evidence(request, store)
             result = dry_run(
                 request,
                 lambda customer: store.history(customer, ""),

@@ -8,20 +8,21 @@ Letters already `rendered` in any batch are never produced again (`already_sent`
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from letters.decide.plan import Plan
 from letters.fsutil import make_private_dir, sha256_bytes, sha256_file, write_bytes_atomic
 from letters.model import LetterSpec, PieceId, Status
 from letters.ops.context import BatchContext
-from letters.proof.rows import manifest_rows_for_letter
+from letters.proof.rows import Numbered, manifest_rows_for_letter
 from letters.render.articles import assign_marks
 from letters.render.content import letter_content
 from letters.render.lint import LintSpec, lint_letter, rule_of
 from letters.render.pool import ONE_WORKER_BELOW, BatchRenderer, RenderFailure, RenderJob
 from letters.render.renderer import RenderedPdf
-from letters.state.records import LetterFacts, LetterRecord, PoolExhausted
+from letters.state.records import HeldLetter, LetterFacts, LetterRecord, PoolExhausted
 
 RENDER_WINDOW = 96  # letters prepared, rendered in parallel, then committed in order
 
@@ -78,11 +79,13 @@ class Producer:
         status: Status,
         reason: tuple[str, str] | None,
         record: dict[str, str],
-    ) -> None:
+    ) -> list[Numbered]:
         ctx = self.ctx
-        ctx.rows += manifest_rows_for_letter(
+        rows = manifest_rows_for_letter(
             ctx.batch_id, letter, status, reason, record, ctx.references
         )
+        ctx.rows += rows
+        return rows
 
     def _reserve(self, letter: LetterSpec) -> LetterRecord:
         ctx = self.ctx
@@ -99,12 +102,7 @@ class Producer:
             None,
             None,
         )
-        facts = LetterFacts(
-            letter.mail_date.isoformat(),
-            letter.kind,
-            letter.recipient.role,
-            letter.recipient.address,
-        )
+        facts = _facts(letter)
         account_ids = [d.account.account_id for d in letter.decisions]
         ctx.store.reserve_letter(known, account_ids, ctx.stamp(), facts, self.sequence)
         return known
@@ -192,13 +190,20 @@ class Producer:
         record = {**item.record, "pdf_sha256": digest, "pages": str(pdf.pages)}
         failures = lint_letter(pdf.runs, item.lint, ctx.request.policy.envelope)
         if failures:
-            held_dir = make_private_dir(ctx.batch_dir / "held")
-            write_bytes_atomic(held_dir / f"{piece_id}.pdf", pdf.data)
-            store.drop_pending(piece_id)
+            held_path = make_private_dir(ctx.batch_dir / "held") / f"{piece_id}.pdf"
+            write_bytes_atomic(held_path, pdf.data)
             rule = rule_of(failures[0])
-            ctx.note(f"held {piece_id}: {rule}")
             reason = (f"lint:{rule}", " | ".join(failures))
-            self._settle(item.letter, Status.HELD, reason, {**record, "piece_id": ""})
+            rows = self._settle(item.letter, Status.HELD, reason, {**record, "piece_id": ""})
+            letter = item.letter
+            store.hold_letter(HeldLetter(
+                piece_id, ctx.batch_id, letter.customer_id, letter.key.text, letter.stage.name,
+                letter.key.cycle, ": ".join(reason), str(held_path), digest, pdf.pages,
+                _facts(letter), json.dumps([(line, asdict(row)) for line, row in rows]),
+                ctx.stamp(),
+            ))  # fmt: skip
+            store.drop_pending(piece_id)
+            ctx.note(f"held {piece_id}: {rule}")
             return
         pdf_path = ctx.pdf_dir / f"{piece_id}.pdf"
         relative = str(pdf_path.relative_to(ctx.batch_dir))
@@ -206,6 +211,12 @@ class Producer:
         store.complete_letter(piece_id, relative, digest, pdf.pages)
         ctx.note(f"rendered {piece_id} ({pdf.pages} pages)")
         self._release(item.letter, {**record, "pdf_path": relative})
+
+
+def _facts(letter: LetterSpec) -> LetterFacts:
+    return LetterFacts(
+        letter.mail_date.isoformat(), letter.kind, letter.recipient.role, letter.recipient.address
+    )
 
 
 def produce(ctx: BatchContext, plan: Plan) -> None:

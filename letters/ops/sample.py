@@ -235,7 +235,7 @@ def _flag(rng: random.Random, rate: float) -> str:
     )
 
 
-def _account_row(
+def account_row(
     maker: SampleMaker, account_id: str, customer_id: str, full_name: str, spanish: bool
 ) -> list[str]:
     rng = maker.rng
@@ -361,7 +361,7 @@ def generate(
             )
         for _ in range(rng.choices((1, 2, 3), weights=(80, 15, 5))[0]):
             account_id = f"A{len(account_rows) + 1:08d}"
-            row = _account_row(maker, account_id, customer_id, full_name, spanish)
+            row = account_row(maker, account_id, customer_id, full_name, spanish)
             if rng.random() < 0.01:
                 row = _break_account(rng, row)
             account_rows.append(row)

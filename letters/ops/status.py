@@ -7,17 +7,15 @@ and refuses to create one: these commands only make sense on a state that runs h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from letters.errors import UsageError, not_a_file
 from letters.proof.reconcile import ReconcileReport, reconcile
-from letters.state import db_path_for, open_store
+from letters.state import db_path_for, opened_store
 from letters.state.lock import pid_alive
-from letters.state.protocol import StateStore
 from letters.state.records import BatchRecord, TimelineEntry
 
 INTERRUPTED_UNFINISHED = "interrupted (not finished)"
@@ -64,15 +62,6 @@ def existing_db_path(db: Path | None, out_dir: Path) -> Path:
     return db_path
 
 
-@contextmanager
-def _opened(db_path: Path) -> Iterator[StateStore]:
-    store = open_store(db_path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def batch_status(record: BatchRecord) -> BatchStatus:
     """A batch's status: a run still marked running whose process is gone was interrupted."""
     status = record.status
@@ -94,7 +83,7 @@ def batch_status(record: BatchRecord) -> BatchStatus:
 def list_batches(db: Path | None, out_dir: Path) -> BatchListing:
     """Every batch in the state, newest first, with its status and counts."""
     db_path = existing_db_path(db, out_dir)
-    with _opened(db_path) as store:
+    with opened_store(db_path) as store:
         records = store.batches()
     return BatchListing(db_path, [batch_status(record) for record in records])
 
@@ -102,7 +91,7 @@ def list_batches(db: Path | None, out_dir: Path) -> BatchListing:
 def debtor_history(identifier: str, db: Path | None, out_dir: Path) -> DebtorHistory:
     """The history of the debtor a customer_id or account_id names."""
     db_path = existing_db_path(db, out_dir)
-    with _opened(db_path) as store:
+    with opened_store(db_path) as store:
         customer = store.customer_of(identifier)
         if customer is None:
             raise UsageError(f"{identifier}: no such customer or account in {db_path}")
@@ -119,5 +108,5 @@ def import_events(
     db_path = existing_db_path(db, out_dir)
     if not events_path.is_file():
         raise UsageError(not_a_file(events_path))
-    with _opened(db_path) as store:
+    with opened_store(db_path) as store:
         return reconcile(events_path, store, now().isoformat(timespec="seconds"))

@@ -49,6 +49,8 @@ REJECT_COLUMNS = ("file", "line", "field", "reason", "key", "raw_row")
 REVIEW_COLUMNS = (
     "customer_id", "status", "reasons", "candidate", "confidence", "line1", "line2", "city",
     "state", "zip", "country", "sources", "factors", "failed_checks",
+    # for the reviewer to fill in (see `letters review import`)
+    "decision", "corrected_address", "reviewer", "note", "reason",
 )  # fmt: skip
 
 

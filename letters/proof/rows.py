@@ -14,11 +14,14 @@ from letters.proof.manifest import ManifestRow
 Numbered = tuple[int, ManifestRow]  # (input line, row): manifests keep the accounts file's order
 
 
+REVIEWER_FILLS = ("", "", "", "", "")  # decision, corrected_address, reviewer, note, reason
+
+
 def review_rows(choice: AddressChoice) -> list[list[str]]:
     """The review.csv lines for one held debtor: each candidate with its score factors."""
     head = [choice.customer_id, choice.status.value, " | ".join(choice.reasons)]
     if not choice.candidates:
-        return [[*head, "", "", "", "", "", "", "", "", "", "", ""]]
+        return [[*head, "", "", "", "", "", "", "", "", "", "", "", *REVIEWER_FILLS]]
     rows = []
     for rank, candidate in enumerate(choice.candidates, start=1):
         assert isinstance(candidate, Candidate)
@@ -41,6 +44,7 @@ def review_rows(choice: AddressChoice) -> list[list[str]]:
                 ";".join(candidate.sources),
                 factors,
                 failed,
+                *REVIEWER_FILLS,
             ]
         )
     return rows

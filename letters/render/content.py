@@ -30,6 +30,11 @@ ENDORSEMENTS = {
     "certified_return_receipt": "CERTIFIED MAIL RETURN RECEIPT REQUESTED",
     "registered": "REGISTERED MAIL",
 }
+# USPS ancillary service endorsement (DMM 507.1.5): forward, or return with the new address. A
+# letter to an address chosen as the one live address after returned mail asks for it, so a
+# wrong address comes back and feeds the engine; printed in the service window (left of the
+# postage area), in addition to any accountable-mail endorsement.
+ADDRESS_SERVICE = "ADDRESS SERVICE REQUESTED"
 SPANISH_MONTHS = [
     "enero",
     "febrero",
@@ -119,6 +124,8 @@ def letter_content(
     initial = mini_miranda(sender.name, creditor, True, language) if collector else ""
     later = mini_miranda(sender.name, creditor, letter.first_contact, language) if collector else ""
     endorsement = ENDORSEMENTS[letter.mail_class]
+    to_chosen = consumer.address_service_requested and recipient.address == consumer.address
+    address_service = ADDRESS_SERVICE if to_chosen else ""
     marks = marks or PostalMarks()
     postal = marks.context(recipient.address.zip if not recipient.address.is_foreign else "")
     consumer_lines = consumer.address.lines() if consumer.address else address_lines
@@ -153,6 +160,7 @@ def letter_content(
             "mail_date_iso": letter.mail_date.isoformat(),
             "stage": letter.stage.name,
             "endorsement": endorsement,
+            "address_service": address_service,
             "days_past_due": max(d.days_past_due for d in letter.decisions),
             "large_print": letter.large_print,
             "time_barred": letter.time_barred,
@@ -199,6 +207,8 @@ def letter_content(
     ]
     if endorsement:
         required.append(("endorsement", endorsement))
+    if address_service:
+        required.append(("address_service", address_service))
     if marks.article_number:
         required.append(("article_number", str(postal["article_number_display"])))
     if collector and letter.kind != "validation":
@@ -241,7 +251,9 @@ def letter_content(
             *sender.address,
             *sender.dispute_address,
             *sender.payment_address,
-            *(text for text in (sender.website, sender.email, endorsement) if text),
+            *(t for t in (sender.website, sender.email, endorsement, address_service) if t),
+            # a registered article number ends in its country code (`RE123456785US`)
+            *((str(postal["article_number_display"]),) if marks.article_number else ()),
             *((sender.signatory,) if sender.signatory and not sender.signatory_es else ()),
             CFPB_URL,
             recipient.name,
@@ -253,7 +265,7 @@ def letter_content(
         window_text={
             "return": (sender.name, *sender.address),
             "recipient": (recipient.name, *address_lines),
-            "service": (endorsement, str(postal["article_number_display"])),
+            "service": (address_service, endorsement, str(postal["article_number_display"])),
         },
     )
     return LetterContent(context, lint)

@@ -48,8 +48,10 @@ class PreviewFiles:
     lint: tuple[str, ...]
 
 
-def _write(renderer: Renderer, policy: Policy, letter: LetterSpec, choice: AddressChoice,
+def write_preview(renderer: Renderer, policy: Policy, letter: LetterSpec, choice: AddressChoice,
            out_dir: Path, name: str, outlines: bool) -> PreviewFiles:  # fmt: skip
+    """Render one letter as a preview (sample postal marks) to `out_dir`/`name`.pdf and a PNG of
+    each page, with the lint's findings."""
     from letters.render.lint import lint_letter
 
     content = letter_content("PREVIEW", policy, letter, choice, sample_marks(letter, policy))
@@ -100,7 +102,7 @@ def preview_account(
             f"{account_id}: no letter: {decision.reason_code}: {decision.reason_detail}"
         )
     check_templates(renderer, request.policy, request.as_of, [letter.template])
-    return _write(renderer, request.policy, letter, choice, out_dir, account_id, outlines)
+    return write_preview(renderer, request.policy, letter, choice, out_dir, account_id, outlines)
 
 
 def preview_template(policy: Policy, templates_dir: Path, template: str, as_of: date, out_dir: Path,
@@ -123,6 +125,6 @@ def preview_template(policy: Policy, templates_dir: Path, template: str, as_of: 
     if not outcome.letters:
         raise PreviewError(f"the sample account gets no letter on {as_of}: pick another --as-of")
     letter = replace(outcome.letters[0], template=template, language=sample["language"], kind=kind)
-    return _write(
+    return write_preview(
         renderer, as_policy, letter, choice, out_dir, stem.removesuffix(".html"), outlines
     )

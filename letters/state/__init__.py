@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from letters.state.protocol import StateStore
@@ -25,3 +27,13 @@ def db_path_for(db: Path | None, out_dir: Path) -> Path:
 def open_store(db_path: Path) -> StateStore:
     """Open (creating and migrating if need be) the state at `db_path`."""
     return SqliteStore(db_path)
+
+
+@contextmanager
+def opened_store(db_path: Path) -> Iterator[StateStore]:
+    """The state at `db_path`, open for a `with` block and closed after it."""
+    store = open_store(db_path)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -17,9 +17,12 @@ from letters.state.records import (
     ArchivedLetter,
     BatchRecord,
     DecisionRecord,
+    HeldLetter,
     LetterDetails,
     LetterFacts,
     LetterRecord,
+    QueueRecord,
+    ReviewDecisionRecord,
     TimelineEntry,
     TrackingEvent,
 )
@@ -217,6 +220,54 @@ class StateStore(Protocol):
     def restore_payment_references(self, references: Mapping[str, str], at: str) -> int:
         """Register references read back from a sealed batch (account id -> reference); say how
         many were new. An account or reference the state holds already keeps its own."""
+        ...
+
+    # the review queue
+    def update_review_queue(
+        self, held: Sequence[QueueRecord], cleared: Iterable[str], at: str
+    ) -> None:
+        """Put the debtors a run held for their address into the queue (a `decided` entry opens
+        again, from the entry's `opened_on`) and take out `cleared`, those it no longer holds."""
+        ...
+
+    def review_queue(self, include_decided: bool = False) -> list[QueueRecord]:
+        """The open queue (or every entry), oldest first: by the date first held."""
+        ...
+
+    def review_entry(self, customer_id: str) -> QueueRecord | None:
+        """One debtor's queue entry, open or decided."""
+        ...
+
+    def add_review_decision(self, record: ReviewDecisionRecord, fingerprint: str) -> bool:
+        """Record a decision once by `fingerprint` (False when recorded before); any decision
+        but `leave` marks the queue entry `decided`. One transaction."""
+        ...
+
+    def review_decisions(self, customer_id: str | None = None) -> list[ReviewDecisionRecord]:
+        """Every decision, or one debtor's, oldest first."""
+        ...
+
+    # lint-held letters
+    def hold_letter(self, held: HeldLetter) -> None:
+        """Record a letter the lint held, with its PDF and manifest rows (once)."""
+        ...
+
+    def held_letters(self, statuses: Sequence[str] = ("held",)) -> list[HeldLetter]:
+        """The held letters in these statuses, oldest first."""
+        ...
+
+    def held_letter(self, piece_id: str) -> HeldLetter | None:
+        """One held letter, in any status."""
+        ...
+
+    def decide_held_letter(self, piece_id: str, status: str, by: str, at: str, note: str) -> bool:
+        """Set a held (or released, not yet mailed) letter `released` or `voided`, with who,
+        when and why; False when it is not waiting."""
+        ...
+
+    def mail_held_letter(self, held: HeldLetter, batch_id: str, pdf_path: str, at: str) -> bool:
+        """Record a released letter rendered in `batch_id` and mark it mailed, in one
+        transaction; False (and the letter voided) when a letter with its key went since."""
         ...
 
     def close(self) -> None:

@@ -138,3 +138,61 @@ class ArchivedLetter:
     article_ordinal: int | None = None
     imb_serial: int | None = None
     imb_counter: str | None = None  # the counter its IMb serial came from (`imb:<mailer id>`)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecord:
+    """A debtor held for their address, as the last run that held them left them for review."""
+
+    customer_id: str
+    status: str  # `open` (waiting for a reviewer) or `decided` (the next run acts on it)
+    first_held: str  # the run date (`--as-of`) that first held the debtor
+    opened_on: str  # the run date that put them (back) in the queue
+    batch_id: str  # the last batch that held them
+    as_of: str
+    reasons: str
+    choice_json: str  # the engine's choice: candidates with their factors and checks
+    accounts_json: str  # the debtor's accounts, for the letter that would go
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecisionRecord:
+    """A reviewer's decision about a held debtor: who, when, why, and what."""
+
+    decision_id: int
+    customer_id: str
+    opened_on: str  # the queue round it decided
+    kind: str  # `accept`, `address`, `not_mailable` or `leave`
+    candidate: int | None  # the accepted candidate's rank
+    address: PostalAddress | None  # the accepted or entered address
+    reason: str  # why not mailable
+    reviewer: str
+    note: str
+    via: str  # `cli`, `csv` or `page`
+    decided_at: str
+    effective_on: str  # the run date of the evidence the reviewer saw: newer evidence overrides
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLetter:
+    """A letter the lint held: its PDF in the batch's `held/` folder, waiting for a reviewer to
+    release it (it goes into the next batch as it is) or void it."""
+
+    piece_id: str
+    batch_id: str
+    customer_id: str
+    letter_key: str
+    stage: str
+    cycle: str
+    reason: str  # `lint:<rule>: what failed`
+    pdf_path: str  # absolute
+    pdf_sha256: str
+    pages: int
+    facts: LetterFacts
+    rows_json: str  # its manifest rows as held, with their input lines
+    held_at: str
+    status: str = "held"  # `held`, `released` (by a reviewer), `voided`, `mailed` (in a batch)
+    decided_by: str = ""
+    decided_at: str = ""
+    note: str = ""
+    released_batch: str = ""  # the batch that mailed it

@@ -151,6 +151,62 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     )
     """,
+    # 8: the review queue (debtors held for their address) and the reviewers' decisions
+    """
+    CREATE TABLE review_queue (
+        customer_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('open', 'decided')),
+        first_held TEXT NOT NULL,
+        opened_on TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        choice_json TEXT NOT NULL,
+        accounts_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE review_decisions (
+        decision_id INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        opened_on TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('accept', 'address', 'not_mailable', 'leave')),
+        candidate INTEGER,
+        line1 TEXT NOT NULL DEFAULT '',
+        line2 TEXT NOT NULL DEFAULT '',
+        city TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT '',
+        zip TEXT NOT NULL DEFAULT '',
+        country TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        reviewer TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        via TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX review_decisions_customer ON review_decisions(customer_id);
+    CREATE TABLE held_letters (
+        piece_id TEXT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        letter_key TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        cycle TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        pdf_path TEXT NOT NULL,
+        pdf_sha256 TEXT NOT NULL,
+        pages INTEGER NOT NULL,
+        facts_json TEXT NOT NULL,
+        rows_json TEXT NOT NULL,
+        held_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('held', 'released', 'voided', 'mailed')),
+        decided_by TEXT NOT NULL DEFAULT '',
+        decided_at TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        released_batch TEXT NOT NULL DEFAULT ''
+    )
+    """,
 )
 
 

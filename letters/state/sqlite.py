@@ -3,7 +3,7 @@
 Migrations run by `PRAGMA user_version` (see `schema`). Every letter is recorded `pending` before
 its PDF is written and `rendered` after, each in its own transaction, so a killed run loses nothing
 and resumes. The store is put together from one part per concern: batches, letters, postal numbers,
-tracking, template approvals and payment references.
+tracking, template approvals, payment references, the review queue and lint-held letters.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 from letters.state.approvals import SqliteApprovals
 from letters.state.archive import SqliteArchive
 from letters.state.batches import SqliteBatches
+from letters.state.held import SqliteHeld
 from letters.state.letters import SqliteLetters
 from letters.state.postal import SqlitePostal
 from letters.state.records import StateError
 from letters.state.references import SqliteReferences
+from letters.state.review import SqliteReview
 from letters.state.schema import migrate
 from letters.state.tracking import SqliteTracking
 
@@ -34,6 +36,8 @@ class SqliteStore(
     SqliteTracking,
     SqliteApprovals,
     SqliteReferences,
+    SqliteReview,
+    SqliteHeld,
 ):
     """The embedded state: one SQLite file in WAL mode, every write its own transaction."""
 
