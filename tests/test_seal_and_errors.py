@@ -146,6 +146,21 @@ def test_require_signature_stops_a_run_without_a_key_before_rendering(
     assert not out.exists()
 
 
+def test_a_run_under_require_signature_with_its_key_writes_a_signed_seal(
+    tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
+) -> None:
+    key = _key(tmp_path)
+    policy = _policy(tmp_path / "signed", f'require_signature = true\nhmac_key_file = "{key}"')
+    out = tmp_path / "out"
+    args = [*cli_args(write_accounts({}), [write_sources({})], out), "--policy", str(policy)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.DONE, result.output
+    batch_dir = only_batch(out)
+    assert json.loads((batch_dir / "batch.json").read_text())["signature"]
+    code, lines, _err = _verify(str(batch_dir), "--policy", str(policy))
+    assert code == ExitCode.DONE and lines[-1].endswith("signature checked)")
+
+
 def test_verify_reports_what_a_sealed_batch_never_holds(tmp_path: Path) -> None:
     batch_dir = _sealed_batch(tmp_path)
     (batch_dir / ".tmp-manifest.csv-x1").write_text("half")

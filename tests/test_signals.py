@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from letters.state.lock import RunLock
 from tests.helpers import (
     WriteCsv,
     batch_dirs,
+    manifest,
     only_batch,
     run_command,
     run_in_process,
@@ -163,15 +165,16 @@ def test_ctrl_c_mid_render_stops_at_once_and_no_worker_holds_the_lock(
     _assert_group_gone(process.pid)
 
 
-def test_sigterm_during_the_end_stage_stops_with_exit_5_and_resume_completes(
-    write_accounts: WriteCsv, write_sources: WriteCsv, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_the_end_stage_stops_with_exit_5_and_resume_completes(
+    write_accounts: WriteCsv, write_sources: WriteCsv, tmp_path: Path, signum: signal.Signals
 ) -> None:
     inputs = _two_debtors(write_accounts, write_sources)
     out_dir = tmp_path / "out"
     process = _start(inputs, out_dir)
     _ending(out_dir, process)
     stopped = time.monotonic()
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _stdout, stderr = process.communicate(timeout=30)
     assert time.monotonic() - stopped < 5
     assert process.returncode == ExitCode.INTERRUPTED, stderr
@@ -198,6 +201,19 @@ def test_kill_9_mid_render_leaves_no_worker_and_a_rerun_proceeds(
     lock = RunLock(tmp_path / "letters.db")
     lock.acquire("the next run")
     lock.release()
+    # the next night, with other inputs' date: the killed batch is closed and sealed in its own
+    # folder with the letters it rendered, and tonight's batch does not send them again
+    (killed,) = batch_dirs(tmp_path)
+    rendered = {p.stem for p in (killed / "pdf").glob("*.pdf")}
+    night = run_in_process(ops_sample.accounts_path, ops_sample.source_paths, tmp_path,
+                           as_of=date(2026, 11, 21))  # fmt: skip
+    assert night.summary()["closed_batches"][0]["batch_id"] == killed.name
+    assert json.loads((killed / "batch.json").read_text())["status"] == "closed"
+    closed = {row["piece_id"] for row in manifest(killed) if row["status"] == "generated"}
+    assert closed and closed <= rendered
+    tonight = manifest(night.batch_dir)
+    assert not closed & {row["piece_id"] for row in tonight if row["status"] == "generated"}
+    assert len([r for r in tonight if r["reason_code"] == "already_sent"]) >= len(closed)
 
 
 def test_kill_9_in_the_end_stage_leaves_no_helper_and_a_rerun_proceeds(

@@ -211,8 +211,9 @@ def test_fetcher_records_what_it_refuses(templates: Path) -> None:
     ]
 
 
-def test_preview_prints_one_error_line(templates: Path, tmp_path: Path) -> None:
-    name, line, text, message = PLANTS["syntax_error"]
+@pytest.mark.parametrize("case", ["syntax_error", "big_string"])  # big_string: once 10 GB
+def test_preview_prints_one_error_line(case: str, templates: Path, tmp_path: Path) -> None:
+    name, line, text, message = PLANTS[case]
     plant(templates, name, line, text)
     args = ["preview", "--template", "reminder.html", "--templates", str(templates),
             "--out", str(tmp_path / "preview"), "--as-of", "2026-11-20"]  # fmt: skip
