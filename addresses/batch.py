@@ -14,12 +14,13 @@ from addresses.config import EngineConfig
 from addresses.csvio import CsvFileError, Reject, open_csv, row_values
 from addresses.engine import address_key, build_candidates, group_records, resolve_all
 from addresses.files import write_csv
+from addresses.forms import Standardized
 from addresses.hygiene import spreadsheet_safe_rows
 from addresses.merge import merge_groups
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceRecord, UnknownSource, read_sources, unknown_sources
 from addresses.score import Candidate, Observation
-from addresses.standardize import Standardized, standardize
+from addresses.standardize import standardize
 
 RESOLVED_COLUMNS = (
     "customer_id", "status", "confidence", "line1", "line2", "city", "state", "zip", "country",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein
 
-from addresses.standardize import Standardized
-from addresses.ziptable import city_key
+from addresses.forms import Standardized
+from addresses.ziptable import cities_agree, city_key
 
 Key = tuple[str, ...]
 
@@ -88,7 +88,7 @@ def compatible(a: Standardized, b: Standardized) -> bool:
         and (_agree(pa.suffix, pb.suffix) or suffix_slip)
         and _agree(pa.unit_id, pb.unit_id)
         and _zips_agree(a, b, exact_street)
-        and (bool(a.zip5 and a.zip5 == b.zip5) or _agree(city_key(a.city), city_key(b.city)))
+        and (bool(a.zip5 and a.zip5 == b.zip5) or cities_agree(a.city, a.state, b.city, b.state))
         and names_match(pa.name, pb.name)
     )
 

@@ -38,8 +38,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from addresses.config import EngineConfig
+from addresses.forms import Standardized, StreetParts
 from addresses.model import AddressChoice, ChoiceStatus
-from addresses.standardize import Standardized, StreetParts, standardize
+from addresses.standardize import standardize
 
 NEGATIVE_STATUSES = frozenset({"returned", "moved", "undeliverable"})
 CONFIRMED_STATUS = "verified_by_customer"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import usaddress
 from rapidfuzz import fuzz
@@ -22,25 +22,27 @@ from scourgify.address_constants import (
     STREET_TYPE_ABBREVIATIONS,
 )
 
+from addresses import pub28
+from addresses.forms import Check, Standardized, StreetParts
 from addresses.hygiene import address_characters
-from addresses.model import PostalAddress
 from addresses.ziptable import city_key, zip_table
 
 MAX_LINE = 40
 DIRECTIONS: dict[str, str] = {
     **{v: v for v in DIRECTIONAL_REPLACEMENTS.values()},
     **DIRECTIONAL_REPLACEMENTS,
-    "NORTH EAST": "NE",
-}
-SUFFIXES: dict[str, str] = {**STREET_TYPE_ABBREVIATIONS, "BL": "BLVD", "AV": "AVE"}
+}  # fmt: skip  (two-word and hyphenated forms: pub28.directionals)
+SUFFIXES: dict[str, str] = {
+    **STREET_TYPE_ABBREVIATIONS,
+    "BL": "BLVD",
+    "BLV": "BLVD",
+    "AV": "AVE",
+    "PY": "PKWY",
+}  # fmt: skip  (Appendix C1, and variants seen in peers' data)
 UNIT_WORDS: dict[str, str] = {
-    **{v: v for v in OCCUPANCY_TYPE_ABBREVIATIONS.values()},
-    **OCCUPANCY_TYPE_ABBREVIATIONS,
-    "APPT": "APT",
-    "APARTMENT": "APT",
-    "STE": "STE",
-    "NO": "#",
-}
+    **{v: v for v in OCCUPANCY_TYPE_ABBREVIATIONS.values()}, **OCCUPANCY_TYPE_ABBREVIATIONS,
+    "APPT": "APT", "APARTMENT": "APT", "STE": "STE", "NO": "#",
+}  # fmt: skip
 US_STATES = frozenset(STATE_ABBREVIATIONS.values()) | {"DC", "PR", "VI", "GU", "AS", "MP"}
 MILITARY_STATES = frozenset({"AA", "AE", "AP"})
 MILITARY_CITIES = frozenset({"APO", "FPO", "DPO"})
@@ -51,115 +53,29 @@ COUNTRY_NAMES = {
     "FR": "FRANCE", "FRA": "FRANCE",
 }  # fmt: skip
 # Suffixes split off by the fast parser; rarer suffix words ("GROVE", "WELLS") stay in the name.
-COMMON_SUFFIXES = frozenset(
-    [
-        "ST",
-        "AVE",
-        "RD",
-        "BLVD",
-        "DR",
-        "LN",
-        "CT",
-        "PL",
-        "WAY",
-        "TER",
-        "CIR",
-        "PKWY",
-        "HWY",
-        "SQ",
-        "TRL",
-        "LOOP",
-        "ALY",
-        "PIKE",
-    ]
-)
-# Checks whose failure means the address must not be mailed without a person looking at it.
-HARD_CHECKS = frozenset(
-    {"parse", "state_code", "zip_format", "zip_known", "zip_state", "characters"}
-)
+# Highway-like ones are Appendix C1's (FREEWAY -> FWY, EXPRESSWAY -> EXPY, TURNPIKE -> TPKE, ...).
+COMMON_SUFFIXES = frozenset([
+    "ST", "AVE", "RD", "BLVD", "DR", "LN", "CT", "PL", "WAY", "TER", "CIR", "PKWY", "HWY", "SQ",
+    "TRL", "LOOP", "ALY", "PIKE", "FWY", "EXPY", "TPKE", "BYP", "XING", "CSWY", "PLZ", "CTR",
+])  # fmt: skip
 
-_PUNCT = re.compile(r"[^A-Z0-9/#\- ]+")
+_PUNCT = re.compile(r"[^A-Z0-9/#\-. ]+")
+_STRAY_DOT = re.compile(r"\.(?!\d)|(?<!\d)\.")  # a period stays only in a number (39.2 RD, D2)
+_POUND_UNIT = re.compile(
+    r"# (?=(?:"
+    + "|".join(sorted((w for w in UNIT_WORDS if w.isalpha()), key=len, reverse=True))
+    + r") )"
+)  # "# APT 3": the pound sign before a designator says nothing more
+_COMMA_MARK = " ZZCOMMAZZ "  # survives `clean`, then becomes the comma again
+_STATE_NAMES = frozenset(name for name in STATE_ABBREVIATIONS if " " not in name)
 _NUMBER = re.compile(r"^\d+[A-Z]?$|^\d+-\d+[A-Z]?$|^[A-Z]?\d+$")
 _FRACTION = re.compile(r"^\d/\d$")
 _PO_BOX = re.compile(r"^(?:P ?O ?|POST OFFICE |POB )?BOX (?:NO |# ?)?([A-Z0-9-]+)$")
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _DIGITS = re.compile(r"\d")
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One offline check: its name, whether it passed (None: not applicable), and what was seen."""
-
-    name: str
-    passed: bool | None
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StreetParts:
-    """The components of a delivery line."""
-
-    number: str = ""
-    predir: str = ""
-    name: str = ""
-    suffix: str = ""
-    postdir: str = ""
-    unit_type: str = ""
-    unit_id: str = ""
-    po_box: str = ""
-
-    def primary_line(self) -> str:
-        """The delivery address line without the secondary unit."""
-        if self.po_box:
-            return f"PO BOX {self.po_box}"
-        words = (self.number, self.predir, self.name, self.suffix, self.postdir)
-        return " ".join(word for word in words if word)
-
-    def unit_line(self) -> str:
-        """The secondary unit, e.g. `APT 4` or `# 12`."""
-        return f"{self.unit_type} {self.unit_id}".strip() if self.unit_id else ""
-
-
-@dataclass(frozen=True, slots=True)
-class Standardized:
-    """An address in Pub 28 form with its parts, how it was parsed, and every check's result."""
-
-    line1: str
-    line2: str
-    city: str
-    state: str
-    zip: str
-    country: str
-    parts: StreetParts
-    parse: str  # fast, usaddress, po_box, military, foreign, failed
-    checks: tuple[Check, ...] = field(default_factory=tuple)
-
-    @property
-    def zip5(self) -> str:
-        """The five-digit ZIP, or '' when there is none."""
-        return self.zip[:5] if self.country == "US" else ""
-
-    @property
-    def is_foreign(self) -> bool:
-        """True outside the United States."""
-        return self.country != "US"
-
-    @property
-    def hard_failures(self) -> tuple[Check, ...]:
-        """Failed checks that forbid mailing without review."""
-        return tuple(c for c in self.checks if c.passed is False and c.name in HARD_CHECKS)
-
-    @property
-    def validity(self) -> float:
-        """1.0 when every check passed; less for each soft failure; 0.0 on any hard failure."""
-        if self.hard_failures:
-            return 0.0
-        soft = sum(1 for c in self.checks if c.passed is False)
-        return max(0.0, 1.0 - 0.25 * soft)
-
-    def postal_address(self) -> PostalAddress:
-        """The printable address."""
-        return PostalAddress(self.line1, self.line2, self.city, self.state, self.zip, self.country)
+PLACE_LABELS = ("PlaceName", "StateName", "ZipCode")
+_SHORT_DIRECTIONS = frozenset({"N", "S", "E", "W", "NE", "NW", "SE", "SW"})
+_BARE_UNIT = re.compile(r"^[A-Z]?\d{1,6}[A-Z]?$")
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -169,13 +85,22 @@ def clean(text: str) -> str:
     if not text.isascii():
         ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     upper = _PUNCT.sub(" ", ascii_text.upper().replace("#", " # "))
+    if "." in upper:
+        upper = _STRAY_DOT.sub(" ", upper)
     tokens = (token.strip("-") for token in upper.split())
     return " ".join(token for token in tokens if token)
+
+
+def _with_commas(line: str) -> str:
+    """A line cleaned like `clean` but keeping its commas (`200 EAST ELM, DENVER, COLORADO`)."""
+    return clean(line.replace(",", _COMMA_MARK)).replace(_COMMA_MARK.rstrip(), ",")
 
 
 def _unit_at_end(tokens: list[str]) -> tuple[list[str], str, str]:
     if len(tokens) >= 3 and tokens[-3] in UNIT_WORDS and tokens[-2] == "#":
         return tokens[:-3], UNIT_WORDS[tokens[-3]], tokens[-1]
+    if len(tokens) >= 3 and tokens[-3] == "#" and tokens[-2] in UNIT_WORDS:  # "# APT 3"
+        return tokens[:-3], UNIT_WORDS[tokens[-2]], tokens[-1]
     if len(tokens) >= 2 and (tokens[-2] in UNIT_WORDS or tokens[-2] == "#"):
         unit_type = UNIT_WORDS.get(tokens[-2], "#")
         if _DIGITS.search(tokens[-1]) or len(tokens[-1]) <= 2:
@@ -205,15 +130,20 @@ def parse_fast(text: str) -> StreetParts | None:
     # Only common suffixes are split off: in "COTTAGE GROVE" or "STONY ISLAND" the word is the name.
     if len(rest) >= 2 and SUFFIXES.get(rest[-1]) in COMMON_SUFFIXES:
         suffix, rest = SUFFIXES[rest[-1]], rest[:-1]
+        if not postdir and len(rest) >= 3 and rest[-1] in _SHORT_DIRECTIONS:
+            postdir, rest = rest[-1], rest[:-1]  # "SAINT JOHN W ST": a postdirectional
     if len(rest) >= 2 and rest[0] in DIRECTIONS:
         predir, rest = DIRECTIONS[rest[0]], rest[1:]
+    if predir and not suffix and len(rest) == 2 and rest[0].isdigit() and rest[1] in DIRECTIONS:
+        # Appendix D2, grid style: in 842 E 1700 S the number is the name, S a postdirectional
+        return StreetParts(number, predir, rest[0], "", DIRECTIONS[rest[1]], unit_type, unit_id)
     if any(SUFFIXES.get(token) in COMMON_SUFFIXES for token in rest[1:]):
         return None  # words after a suffix ("154TH STREET HARVEY"): a city or more; ask usaddress
     for token in rest:
         if (
             token in UNIT_WORDS
             or token in ("#", "BOX", "PO")
-            or (token in US_STATES and token == rest[-1])
+            or (token == rest[-1] and (token in US_STATES or token in _STATE_NAMES))
         ):
             return None
         if len(token) == 5 and token.isdigit():
@@ -223,16 +153,41 @@ def parse_fast(text: str) -> StreetParts | None:
     return StreetParts(number, predir, street_name(rest), suffix, postdir, unit_type, unit_id)
 
 
-def _ordinal(number: str) -> str:
-    value = int(number)
-    if value % 100 in (11, 12, 13):
-        return f"{number}TH"
-    return number + {1: "ST", 2: "ND", 3: "RD"}.get(value % 10, "TH")
-
-
 def street_name(words: list[str]) -> str:
-    """Join a street name's words; a bare numbered street gets its ordinal (113 -> 113TH)."""
-    return " ".join(_ordinal(w) if w.isdigit() and len(w) <= 3 else w for w in words)
+    """Join a street name's words; a bare numbered street gets its ordinal (113 -> 113TH), a
+    spelled one its number (SEVENTH -> 7TH, Pub 28 §235)."""
+    words = pub28.spelled_ordinals(words)
+    return " ".join(
+        pub28.ordinal(w) if w.isdigit() and len(w) <= 3 and not pub28.route_number(words, i) else w
+        for i, w in enumerate(words)
+    )
+
+
+def _special(text: str, retry: bool = True) -> tuple[StreetParts, str, dict[str, str]] | None:
+    """A rural or highway contract route box (§24-25) or a line on a highway (§237): the forms
+    the general parsers get wrong, and any place written after them; None for any other line."""
+    rural = pub28.rural_route(text)
+    if rural is not None:
+        return StreetParts(po_box=rural[1], route=rural[0]), "rural_route", {}
+    road = pub28.highway(text.split(), DIRECTIONS)
+    if road is None and not (retry and pub28.rural_head(text)):
+        return None
+    rest, unit_type, unit_id = _unit_at_end(road.rest) if road else (["?"], "", "")
+    if not rest and road is not None:
+        parts = StreetParts(road.number, road.predir, road.name, "", road.postdir)
+        return replace(parts, unit_type=unit_type, unit_id=unit_id), "highway", {}
+    head, place = _without_place(text) if retry else (text, {})
+    found = _special(head, retry=False) if place else None  # the city written on the line
+    return (found[0], found[1], place) if found else None
+
+
+def _without_place(text: str) -> tuple[str, dict[str, str]]:
+    """The line without the city, state, ZIP and country usaddress finds at its end."""
+    labels, _repeated = _labels(text)
+    place: dict[str, str] = {k: labels[k] for k in PLACE_LABELS if k in labels}
+    first = next((labels[k] for k in (*PLACE_LABELS, "CountryName") if k in labels), "")
+    at = text.rfind(first) if first else -1
+    return (text[:at].strip(), place) if at > 0 else (text, {})
 
 
 def _labels(text: str) -> tuple[dict[str, str], bool]:
@@ -284,23 +239,43 @@ def parse_usaddress(text: str) -> tuple[StreetParts, dict[str, str], bool]:
 
 def _street(line1: str, line2: str) -> tuple[StreetParts, str, str, dict[str, str], list[Check]]:
     """Parse the delivery lines: parts, parse method, any other line, place words, checks."""
-    first, second = clean(line1), clean(line2)
-    if second and not first[:1].isdigit() and second[:1].isdigit():
+    line1, removed = pub28.without_cross_streets(line1)
+    for remark in [r for r in removed if r.startswith("(") and not line2]:
+        if clean(remark).split()[:1] and clean(remark).split()[0] in UNIT_WORDS:
+            line2 = remark.strip("()")  # "(BLDG A1 RIGHT)": a unit in brackets is line 2
+            removed.remove(remark)
+    first, second = pub28.tidy(clean(line1)), pub28.tidy(clean(line2)) if line2 else ""
+    if "# " in first:
+        first = _POUND_UNIT.sub("", first)
+    if second and not first[:1].isdigit() and second[:1].isdigit() and " " in second:
         first, second = second, first  # the delivery line is the one with the number
     checks: list[Check] = []
+    note = [Check("cross_street", None, f"removed: {'; '.join(removed)!r}")] if removed else []
     unit = parse_unit(second) if second else None
+    if unit is None and _BARE_UNIT.match(second):
+        unit = ("#", second)  # a bare number on line 2 is a unit (Pub 28 Appendix C2)
     street_text = f"{first} {second}" if unit else first
     if unit:
         head = parse_fast(first)
         if head is not None and head.unit_id == unit[1]:
             street_text = first  # the unit is written on both lines: read it once
+    special = _special(street_text)
+    if special is not None:
+        return special[0], special[1], "", special[2], [*note, Check("parse", True, special[1])]
     box = _PO_BOX.match(street_text)
     if box:
-        return StreetParts(po_box=box[1]), "po_box", "", {}, [Check("parse", True, "PO Box")]
+        return (
+            StreetParts(po_box=box[1]),
+            "po_box",
+            "",
+            {},
+            [*note, Check("parse", True, "PO Box")],
+        )
     parts = parse_fast(street_text)
     method, place = "fast", dict[str, str]()
     if parts is None:
-        parts, place, repeated = parse_usaddress(street_text)
+        commas = "," in line1 and not unit  # they tell usaddress where the street ends
+        parts, place, repeated = parse_usaddress(_with_commas(line1) if commas else street_text)
         method = "usaddress"
         if repeated:
             checks.append(Check("parse", False, "usaddress: a label repeats (ambiguous order)"))
@@ -311,16 +286,23 @@ def _street(line1: str, line2: str) -> tuple[StreetParts, str, str, dict[str, st
     extra = second if second and not unit else ""
     if extra:
         checks.append(Check("extra_line", None, f"kept as written: {extra!r}"))
-    return parts, method, extra, place, checks
+    return parts, method, extra, place, checks + note
 
 
 def _zip_checks(zip_text: str, state: str) -> tuple[str, str, list[Check]]:
     """Read a ZIP or ZIP+4, restoring a leading zero a spreadsheet dropped; returns zip5, zip4."""
     raw = zip_text.strip().replace(" ", "")
-    if len(raw) == 4 and raw.isdigit():
-        info = zip_table().get("0" + raw)
-        if info and info.state == state:
-            return "0" + raw, "", [Check("zip_format", True, f"leading zero restored to {raw!r}")]
+    head, _, tail = raw.partition("-")
+    if 3 <= len(head) <= 4 and head.isdigit() and len(raw) <= 9:
+        info = zip_table().get(head.zfill(5))
+        if info and info.state == state:  # zeros a spreadsheet dropped; a +4 is then unsure
+            return (
+                head.zfill(5),
+                "",
+                [Check("zip_format", True, f"leading zeros restored to {raw!r}")],
+            )
+    if len(head) == 5 and head.isdigit() and tail and not (len(tail) == 4 and tail.isdigit()):
+        return head, "", [Check("zip_format", True, f"ZIP; a malformed +4 dropped: {raw!r}")]
     match = _ZIP.match(raw)
     if not match:
         problem = f"not a ZIP or ZIP+4: {zip_text!r}" if raw else "no ZIP"
@@ -386,13 +368,10 @@ def _foreign(
 
 
 def _military(parts: StreetParts, city: str, state: str) -> Check | None:
-    if state in MILITARY_STATES or city in MILITARY_CITIES:
-        return Check(
-            "military_form",
-            state in MILITARY_STATES and city in MILITARY_CITIES,
-            "APO/FPO/DPO with AA, AE or AP",
-        )
-    return None
+    if state not in MILITARY_STATES and city not in MILITARY_CITIES:
+        return None
+    both = state in MILITARY_STATES and city in MILITARY_CITIES
+    return Check("military_form", both, "APO/FPO/DPO with AA, AE or AP")
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -423,7 +402,7 @@ def standardize(
     if military:
         checks.append(military)
         method = "military"
-    if parts.po_box:
+    if parts.po_box and not parts.route:
         info = zip_table().get(zip5)
         checks.append(
             Check("po_box", True, f"PO Box in a {info.kind.lower()} ZIP" if info else "PO Box")

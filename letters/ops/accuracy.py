@@ -16,10 +16,11 @@ from typing import Any
 from addresses.config import EngineConfig
 from addresses.csvio import Reject
 from addresses.engine import address_key
+from addresses.forms import Standardized
 from addresses.merge import names_match
 from addresses.records import iter_source_file
 from addresses.score import NEGATIVE_STATUSES
-from addresses.standardize import Standardized, standardize
+from addresses.standardize import standardize
 
 AFTER_RETURN_REASON = "selected: sole_candidate_after_return"
 

@@ -2,6 +2,7 @@
 
 Each part runs what an operator runs: `letters run` end to end, `letters addresses resolve` in a
 subprocess (so its peak memory is its own), and `letters addresses dedupe` on the Chicago data.
+The peer suites (other projects' test data, `letters/ops/peers.py`) run here too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from letters.intake.policy import load_policy
 from letters.intake.request import RunRequest
 from letters.ops.accuracy import address_accuracy, knowable, read_truth
 from letters.ops.feeds import write_feed_sample
+from letters.ops.peers import bench_peers
 from letters.ops.sample import write_sample
 from letters.render.renderer import default_templates_dir
 
@@ -299,6 +301,7 @@ def run_bench(
     # the renderers first, while this process is small: the workers are forked from it
     figures |= bench_renderers(work_dir, render_letters, jobs)
     figures |= bench_dedupe(work_dir, chicago_path)
+    figures |= bench_peers(work_dir)
     figures |= bench_resolve(work_dir, resolve_records)
     figures |= bench_feeds(work_dir, feed_people)
     figures |= bench_end_to_end(work_dir, render_accounts)
