@@ -207,14 +207,7 @@ def _two_debtors(write_accounts: WriteCsv, write_sources: WriteCsv) -> SampleFil
     return SampleFiles(accounts, (sources,), accounts.with_name("no-ground-truth.csv"))
 
 
-def test_without_a_terminal_the_output_is_plain_lines(
-    write_accounts: WriteCsv, write_sources: WriteCsv, tmp_path: Path
-) -> None:
-    done = _run(_command(_two_debtors(write_accounts, write_sources), tmp_path / "out"))
-    assert done.returncode == ExitCode.DONE, done.stderr
-    assert "\x1b[" not in done.stdout
-    assert "render: " in done.stdout and "/s)" in done.stdout
-    assert "━" not in done.stdout
+# Without a terminal the output is plain lines: tests/test_signals.py checks a real run's stdout.
 
 
 def test_on_a_terminal_progress_bars_are_drawn(

@@ -175,8 +175,11 @@ def test_a_signal_during_the_end_stage_stops_with_exit_5_and_resume_completes(
     _ending(out_dir, process)
     stopped = time.monotonic()
     process.send_signal(signum)
-    _stdout, stderr = process.communicate(timeout=30)
+    stdout, stderr = process.communicate(timeout=30)
     assert time.monotonic() - stopped < 5
+    # without a terminal the output is plain lines: no control sequences, no bars
+    assert "\x1b[" not in stdout and "━" not in stdout
+    assert "render: " in stdout and "/s)" in stdout
     assert process.returncode == ExitCode.INTERRUPTED, stderr
     batch_dir = _assert_interrupted(out_dir, stderr)
     _assert_group_gone(process.pid)
