@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from letters.errors import ExitCode
+from letters.intake.policy import default_policy_text
 from letters.ops.sample import SampleFiles
 from letters.state.lock import RunLock
 from tests.helpers import (
@@ -35,9 +36,22 @@ AS_OF = "2026-11-20"
 LOCK_NAME = "letters.db.lock"
 
 
+def _policy(out_dir: Path) -> Path:
+    return out_dir / "helpers-policy.toml"
+
+
 def _start(sample: SampleFiles, out_dir: Path) -> subprocess.Popen[str]:
+    """A run with its end-of-batch helpers in processes of their own, however small the batch."""
     accounts, sources = sample.accounts_path, sample.source_paths
-    return start_process(run_command(accounts, sources, out_dir, "--jobs", "2", as_of=AS_OF))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    policy = _policy(out_dir)
+    policy.write_text(
+        default_policy_text().replace("helper_processes_from = 100", "helper_processes_from = 1"),
+        encoding="utf-8",
+    )
+    command = run_command(accounts, sources, out_dir, "--jobs", "2", "--policy", str(policy),
+                          as_of=AS_OF)  # fmt: skip
+    return start_process(command)
 
 
 def _stat(pid: str) -> list[str]:
@@ -184,7 +198,9 @@ def test_a_signal_during_the_end_stage_stops_with_exit_5_and_resume_completes(
     batch_dir = _assert_interrupted(out_dir, stderr)
     _assert_group_gone(process.pid)
     assert not (batch_dir / "batch.json").exists()
-    resumed = run_in_process(inputs.accounts_path, inputs.source_paths, out_dir)
+    resumed = run_in_process(
+        inputs.accounts_path, inputs.source_paths, out_dir, policy=_policy(out_dir)
+    )
     assert resumed.exit_code == ExitCode.DONE, resumed.summary()
     assert resumed.batch_id == batch_dir.name
     assert _statuses(out_dir, batch_dir) == ("complete", "complete")
@@ -209,7 +225,7 @@ def test_kill_9_mid_render_leaves_no_worker_and_a_rerun_proceeds(
     (killed,) = batch_dirs(tmp_path)
     rendered = {p.stem for p in (killed / "pdf").glob("*.pdf")}
     night = run_in_process(ops_sample.accounts_path, ops_sample.source_paths, tmp_path,
-                           as_of=date(2026, 11, 21))  # fmt: skip
+                           as_of=date(2026, 11, 21), policy=_policy(tmp_path))  # fmt: skip
     assert night.summary()["closed_batches"][0]["batch_id"] == killed.name
     assert json.loads((killed / "batch.json").read_text())["status"] == "closed"
     closed = {row["piece_id"] for row in manifest(killed) if row["status"] == "generated"}
@@ -242,7 +258,9 @@ def test_kill_9_in_the_end_stage_leaves_no_helper_and_a_rerun_proceeds(
     _assert_group_gone(process.pid)  # the helpers died with the run: they write nothing more
     batch_dir = only_batch(out_dir)
     assert not (batch_dir / "batch.json").exists()
-    rerun = run_in_process(inputs.accounts_path, inputs.source_paths, out_dir)
+    rerun = run_in_process(
+        inputs.accounts_path, inputs.source_paths, out_dir, policy=_policy(out_dir)
+    )
     assert rerun.exit_code == ExitCode.DONE, rerun.summary()
     assert rerun.batch_id == batch_dir.name
     assert _statuses(out_dir, batch_dir) == ("complete", "complete")

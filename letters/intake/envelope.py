@@ -93,3 +93,6 @@ class OutputConfig:
     render_timeout_seconds: int = 120  # a letter not rendered by then is held (render_error)
     render_memory_mb: int = 2048  # what a render worker may allocate beyond its start
     split_print_file_by_pages: bool = False  # one print file per page count (print-file-2p-001.pdf)
+    # from this many letters in a batch, the print file and the mailing book are made in two
+    # helper processes of their own; a smaller batch makes them in the run's process, sooner
+    helper_processes_from: int = 100

@@ -300,10 +300,10 @@ def _output(table: dict[str, Any], where: str) -> OutputConfig:
     base = OutputConfig()
     limits = {
         key: _optional(table, key, where, int, getattr(base, key))
-        for key in ("render_timeout_seconds", "render_memory_mb")
+        for key in ("render_timeout_seconds", "render_memory_mb", "helper_processes_from")
     }
     if any(value < 1 for value in limits.values()):
-        raise UsageError(f"{where}: render limits must be at least 1")
+        raise UsageError(f"{where}: render limits and helper_processes_from must be at least 1")
     return OutputConfig(
         pdf_variant=variant,
         duplex=_optional(table, "duplex", where, bool, False),

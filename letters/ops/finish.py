@@ -52,8 +52,11 @@ class InlineExecutor(Executor):
 
 
 def _helpers(ctx: BatchContext) -> Executor:
-    if ctx.in_process_helpers:
-        return InlineExecutor()
+    if (
+        ctx.in_process_helpers
+        or ctx.result.letters < ctx.request.policy.output.helper_processes_from
+    ):
+        return InlineExecutor()  # two fresh processes would cost more than a small batch saves
     # The print file (pypdf) and the mailing book (WeasyPrint) are made side by side, each in
     # a fresh process that gets only what it needs: both are CPU-bound, the machine has the
     # cores, and neither adds to this process's memory (a fork would count it twice).
