@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import zipcodes
 
 _NON_WORD = re.compile(r"[^A-Z0-9 ]+")
+CACHE_FORMAT = 1  # raise when what `_build` writes changes
 CITY_WORDS = {"ST": "SAINT", "STE": "SAINTE", "MT": "MOUNT", "FT": "FORT", "PT": "POINT"}
 
 
@@ -32,30 +38,77 @@ def city_key(city: str) -> str:
 Place = tuple[str, str]  # a state and the city_key of a USPS preferred city name
 
 
-@functools.cache
-def _load() -> tuple[dict[str, ZipInfo], dict[str, frozenset[Place]]]:
-    """The ZIP table, and for every city name the table lists (preferred, acceptable or not
-    acceptable, like `NEW YORK CITY` or `NYC`) the preferred cities it names, by state.
+def _cache_path() -> Path:
+    """Where the table, as this module builds it, is kept between processes: the user's cache,
+    named by the zipcodes release and this format (a new release builds it again)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    version = getattr(zipcodes, "__version__", "unknown")
+    return root / "letters" / f"ziptable-{version}-{CACHE_FORMAT}.json"
+
+
+def _build() -> dict[str, Any]:
+    """The table from the zipcodes package (about half a second): ZIPs and city names.
 
     `filter_by()` gives fresh rows that are dropped once read (`list_all()` would keep all 42,000
     full records, about 150 MiB, alive in the zipcodes module for the life of the process).
     """
-    table: dict[str, ZipInfo] = {}
-    places: dict[str, set[Place]] = {}
+    zips: dict[str, list[Any]] = {}
+    places: dict[str, set[tuple[str, str]]] = {}
     for row in zipcodes.filter_by():  # type: ignore[no-untyped-call]
         if not row["active"]:
             continue
         names = {city_key(row["city"]), *(city_key(c) for c in row["acceptable_cities"])}
-        table[row["zip_code"]] = ZipInfo(
-            state=row["state"],
-            city=row["city"].upper(),
-            cities=frozenset(names),
-            kind=row["zip_code_type"],
-        )
+        zips[row["zip_code"]] = [
+            row["state"],
+            row["city"].upper(),
+            sorted(names),
+            row["zip_code_type"],
+        ]
         place = (row["state"], city_key(row["city"]))
         for name in names | {city_key(c) for c in row["unacceptable_cities"]}:
             places.setdefault(name, set()).add(place)
-    return table, {name: frozenset(found) for name, found in places.items()}
+    return {
+        "zips": zips,
+        "places": {name: [list(p) for p in sorted(found)] for name, found in places.items()},
+    }
+
+
+def _cached() -> dict[str, Any]:
+    """The built table, read from the cache when it is there and sound, else built and saved
+    (owner-only, written whole or not at all); a cache that cannot be written is no error."""
+    path = _cache_path()
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("zips"), dict) and isinstance(data.get("places"), dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    data = _build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8",
+                                         prefix=".tmp-", suffix=".json") as handle:  # fmt: skip
+            json.dump(data, handle, separators=(",", ":"))
+        os.replace(handle.name, path)
+    except OSError:
+        pass
+    return data
+
+
+@functools.cache
+def _load() -> tuple[dict[str, ZipInfo], dict[str, frozenset[Place]]]:
+    """The ZIP table, and for every city name the table lists (preferred, acceptable or not
+    acceptable, like `NEW YORK CITY` or `NYC`) the preferred cities it names, by state."""
+    data = _cached()
+    table = {
+        zip5: ZipInfo(state=state, city=city, cities=frozenset(names), kind=kind)
+        for zip5, (state, city, names, kind) in data["zips"].items()
+    }
+    places = {
+        name: frozenset((state, city) for state, city in found)
+        for name, found in data["places"].items()
+    }
+    return table, places
 
 
 def zip_table() -> dict[str, ZipInfo]:

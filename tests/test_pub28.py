@@ -4,8 +4,12 @@ units (C2), and text that is no part of the delivery address."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from addresses import ziptable
 from addresses.merge import compatible, node_key
 from addresses.standardize import standardize
 
@@ -117,3 +121,17 @@ def test_cities_the_zip_table_lists_together_merge_without_a_zip(
     a = standardize("2450 Broadway", "", city_a, "", "")
     b = standardize("2450 Broadway", "", city_b, "", "")
     assert compatible(a, b) is same
+
+
+def test_the_zip_table_is_kept_between_processes_and_a_bad_copy_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = ziptable._cached()
+    (path,) = (tmp_path / "letters").glob("ziptable-*.json")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert ziptable._cached() == built  # read back as written
+    path.write_text('{"zips": ', encoding="utf-8")  # a half-written or damaged copy
+    assert ziptable._cached() == built
+    assert json.loads(path.read_text(encoding="utf-8")) == built
+    assert built["zips"]["10001"][:2] == ["NY", "NEW YORK"]
