@@ -74,6 +74,12 @@ _PO_BOX = re.compile(r"^(?:P ?O ?|POST OFFICE |POB )?BOX (?:NO |# ?)?([A-Z0-9-]+
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _DIGITS = re.compile(r"\d")
 PLACE_LABELS = ("PlaceName", "StateName", "ZipCode")
+_PLACED_LABELS = frozenset({
+    "AddressNumberPrefix", "AddressNumber", "AddressNumberSuffix", "StreetNamePreModifier",
+    "StreetNamePreDirectional", "StreetNamePreType", "StreetName", "StreetNamePostType",
+    "StreetNamePostDirectional", "OccupancyType", "OccupancyIdentifier", "USPSBoxType",
+    "USPSBoxID", "PlaceName", "StateName", "ZipCode", "CountryName",
+})  # fmt: skip
 _SHORT_DIRECTIONS = frozenset({"N", "S", "E", "W", "NE", "NW", "SE", "SW"})
 _BARE_UNIT = re.compile(r"^[A-Z]?\d{1,6}[A-Z]?$")
 
@@ -202,9 +208,11 @@ def _labels(text: str) -> tuple[dict[str, str], bool]:
         return labels, True
 
 
-def parse_usaddress(text: str) -> tuple[StreetParts, dict[str, str], bool]:
-    """Parse with usaddress; returns the parts, any place/state/ZIP found, and a repeat flag."""
+def parse_usaddress(text: str) -> tuple[StreetParts, dict[str, str], bool, str]:
+    """Parse with usaddress; returns the parts, any place/state/ZIP found, a repeat flag, and
+    the words it labelled as nothing a delivery line holds (a landmark, a second street...)."""
     labels, repeated = _labels(text)
+    unplaced = " ".join(value for key, value in labels.items() if key not in _PLACED_LABELS)
     name = street_name(
         [
             word
@@ -234,7 +242,7 @@ def parse_usaddress(text: str) -> tuple[StreetParts, dict[str, str], bool]:
     place: dict[str, str] = {
         key: labels[key] for key in ("PlaceName", "StateName", "ZipCode") if key in labels
     }
-    return parts, place, repeated
+    return parts, place, repeated, unplaced
 
 
 def _street(line1: str, line2: str) -> tuple[StreetParts, str, str, dict[str, str], list[Check]]:
@@ -275,7 +283,9 @@ def _street(line1: str, line2: str) -> tuple[StreetParts, str, str, dict[str, st
     method, place = "fast", dict[str, str]()
     if parts is None:
         commas = "," in line1 and not unit  # they tell usaddress where the street ends
-        parts, place, repeated = parse_usaddress(_with_commas(line1) if commas else street_text)
+        parts, place, repeated, unplaced = parse_usaddress(
+            _with_commas(line1) if commas else street_text
+        )
         method = "usaddress"
         if repeated:
             checks.append(Check("parse", False, "usaddress: a label repeats (ambiguous order)"))
@@ -283,6 +293,8 @@ def _street(line1: str, line2: str) -> tuple[StreetParts, str, str, dict[str, st
         checks.append(Check("parse", False, f"no house number and street name in {first!r}"))
     elif not checks:
         checks.append(Check("parse", True, method))
+    if method == "usaddress" and unplaced:  # never silently dropped, never kept in the name
+        checks.append(Check("unplaced", False, f"words not placed: {unplaced!r}"))
     extra = second if second and not unit else ""
     if extra:
         checks.append(Check("extra_line", None, f"kept as written: {extra!r}"))

@@ -135,3 +135,11 @@ def test_the_zip_table_is_kept_between_processes_and_a_bad_copy_is_rebuilt(
     assert ziptable._cached() == built
     assert json.loads(path.read_text(encoding="utf-8")) == built
     assert built["zips"]["10001"][:2] == ["NY", "NEW YORK"]
+
+
+def test_words_the_parser_cannot_place_are_a_failed_soft_check_not_part_of_the_name() -> None:
+    form = standardize("55 Walnut St Empire Building", "", "Chicago", "IL", "60614")
+    assert (form.line1, form.line2) == ("55 WALNUT ST", "")
+    (check,) = [c for c in form.checks if c.name == "unplaced"]
+    assert (check.passed, check.detail) == (False, "words not placed: 'EMPIRE BUILDING'")
+    assert not form.hard_failures and form.validity == 0.75
