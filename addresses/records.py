@@ -19,6 +19,7 @@ from addresses.csvio import (
     row_values,
 )
 from addresses.hygiene import clean_text
+from addresses.model import PostalAddress
 
 REQUIRED_COLUMNS = ("customer_id", "line1", "city", "state", "zip", "observed_at")
 OPTIONAL_COLUMNS = ("source", "line2", "country", "status")
@@ -54,6 +55,15 @@ class SourceRecord:
     status: str
     file_name: str
     line: int
+
+    @classmethod
+    def of_address(cls, customer_id: str, source: str, address: PostalAddress, observed_at: date,
+                   status: str, where: tuple[str, int]) -> SourceRecord:  # fmt: skip
+        """A report of a known address (returned mail, a reviewer's choice) from the state;
+        `where`: what stands for its file and line."""
+        a = address
+        return cls(customer_id, source, a.line1, a.line2, a.city, a.state, a.zip,
+                   a.country or "US", observed_at, status, *where)  # fmt: skip
 
 
 _SHARED_TEXT: dict[str, str] = {}

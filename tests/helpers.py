@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -272,3 +273,15 @@ def start_process(command: Sequence[str]) -> subprocess.Popen[str]:
         list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
     )  # fmt: skip
+
+
+def threatening_templates(tmp_path: Path) -> Path:
+    """A copy of the shipped templates whose notice threatens a lawsuit: the lint holds it."""
+    templates = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), templates)
+    notice = (templates / "notice.html").read_text(encoding="utf-8")
+    (templates / "notice.html").write_text(
+        notice.replace("<h1>Your account is past due</h1>", "<h1>Pay or we will sue you</h1>"),
+        encoding="utf-8",
+    )
+    return templates

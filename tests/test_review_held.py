@@ -3,7 +3,6 @@ file, recorded `released`) or voids it (the next run writes a fresh letter), wit
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +15,14 @@ from letters.errors import ExitCode
 from letters.fsutil import sha256_file
 from letters.render.renderer import default_templates_dir
 from letters.state import open_store
-from tests.helpers import WriteCsv, at, batch_dirs, manifest, run_in_process
+from tests.helpers import (
+    WriteCsv,
+    at,
+    batch_dirs,
+    manifest,
+    run_in_process,
+    threatening_templates,
+)
 
 runner = CliRunner()
 NEXT_DAY = date(2026, 11, 21)
@@ -28,13 +34,7 @@ def lint_held(
 ) -> tuple[Path, Path, Path, Path, str]:
     """A batch on 2026-11-20 whose letter to C1 (A1) the lint held (a template threatening a
     lawsuit), while C2's letter went: accounts, sources, templates, output, the held piece."""
-    templates = tmp_path / "templates"
-    shutil.copytree(default_templates_dir(), templates)
-    notice = (templates / "notice.html").read_text(encoding="utf-8")
-    (templates / "notice.html").write_text(
-        notice.replace("<h1>Your account is past due</h1>", "<h1>Pay or we will sue you</h1>"),
-        encoding="utf-8",
-    )
+    templates = threatening_templates(tmp_path)
     accounts = write_accounts(
         {}, {"account_id": "A2", "customer_id": "C2", "due_date": "2026-11-10"}
     )

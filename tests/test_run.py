@@ -6,7 +6,6 @@ The command line around it (exit codes, error lines) is tested in `test_cli.py`.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import stat
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from letters.errors import ExitCode
 from letters.ops.sample import SampleFiles
 from letters.proof.manifest import MANIFEST_COLUMNS, ManifestRow
-from letters.render.renderer import default_templates_dir, pdf_text
+from letters.render.renderer import pdf_text
 from letters.state import open_store
 from tests.helpers import (
     RecordingReporter,
@@ -24,6 +23,7 @@ from tests.helpers import (
     only_batch,
     read_rows,
     run_in_process,
+    threatening_templates,
 )
 
 
@@ -149,13 +149,7 @@ def test_manifest_carries_the_decision_columns(
 def test_a_letter_failing_lint_is_held_and_never_reaches_the_print_folder(
     tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(default_templates_dir(), templates)
-    notice = (templates / "notice.html").read_text(encoding="utf-8")
-    (templates / "notice.html").write_text(
-        notice.replace("<h1>Your account is past due</h1>", "<h1>Pay or we will sue you</h1>"),
-        encoding="utf-8",
-    )
+    templates = threatening_templates(tmp_path)
     accounts = write_accounts(
         {"account_id": "A2", "customer_id": "C2", "due_date": "2026-11-10"}, {}
     )

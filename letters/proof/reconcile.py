@@ -138,19 +138,13 @@ def _import_one(
 def evidence_records(store: StateStore) -> list[SourceRecord]:
     """Returned mail from the state as address observations for the engine."""
     return [
-        SourceRecord(
-            customer_id=item.customer_id,
-            source="returned_mail",
-            line1=item.address.line1,
-            line2=item.address.line2,
-            city=item.address.city,
-            state=item.address.state,
-            zip=item.address.zip,
-            country=item.address.country or "US",
-            observed_at=date.fromisoformat(item.observed_at),
-            status=item.status,
-            file_name="state",
-            line=item.evidence_id,
+        SourceRecord.of_address(
+            item.customer_id,
+            "returned_mail",
+            item.address,
+            date.fromisoformat(item.observed_at),
+            item.status,
+            ("state", item.evidence_id),
         )
         for item in store.evidence()
     ]

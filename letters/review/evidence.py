@@ -31,19 +31,13 @@ def _latest(store: StateStore) -> dict[str, ReviewDecisionRecord]:
 def reviewer_records(store: StateStore) -> list[SourceRecord]:
     """Each debtor's latest accepted or entered address, as an address report."""
     return [
-        SourceRecord(
-            customer_id=d.customer_id,
-            source=REVIEWER_SOURCE,
-            line1=d.address.line1,
-            line2=d.address.line2,
-            city=d.address.city,
-            state=d.address.state,
-            zip=d.address.zip,
-            country=d.address.country or "US",
-            observed_at=date.fromisoformat(d.effective_on),
-            status=REVIEWER_STATUS,
-            file_name="review",
-            line=d.decision_id,
+        SourceRecord.of_address(
+            d.customer_id,
+            REVIEWER_SOURCE,
+            d.address,
+            date.fromisoformat(d.effective_on),
+            REVIEWER_STATUS,
+            ("review", d.decision_id),
         )
         for d in _latest(store).values()
         if d.kind in ("accept", "address") and d.address is not None
