@@ -238,3 +238,12 @@ def test_show_prints_candidates_and_writes_the_letter_that_would_go(
     assert (tmp_path / "p" / "C2-would-go-1.png").stat().st_size > 10_000
     listed = runner.invoke(app, ["review", "list", "--out", str(held[2])])
     assert listed.stdout.splitlines()[0].startswith("C2\theld since 2026-11-20\topen\t2 candidates")
+
+
+def test_a_review_command_without_a_state_is_refused_and_makes_none(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    for args in (["list"], ["held"], ["decide", "C1", "--leave", "--by", "J. Doe"]):
+        result = runner.invoke(app, ["review", *args, "--out", str(missing)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.stderr == f"Error: {missing / 'letters.db'}: no state database here\n"
+    assert not missing.exists()

@@ -14,6 +14,7 @@ import typer
 from letters.cli.options import DbOption, PolicyOption, StateDirOption, TemplatesOption
 from letters.errors import ExitCode, UsageError
 from letters.intake.policy import load_policy
+from letters.ops.status import existing_db_path
 from letters.render.renderer import default_templates_dir
 from letters.review.csvimport import ImportResult, import_review_csv
 from letters.review.held import decide_held, list_held
@@ -27,7 +28,7 @@ from letters.review.queue import (
 from letters.review.queue import (
     decide as decide_item,
 )
-from letters.state import db_path_for, opened_store
+from letters.state import opened_store
 from letters.state.protocol import StateStore
 
 CustomerArgument = Annotated[str, typer.Argument(help="The held debtor's customer_id.")]
@@ -58,7 +59,9 @@ ReviewCsvArgument = Annotated[Path, typer.Argument(help="A batch's review.csv, f
 
 
 def _state(db: Path | None, out_dir: Path) -> AbstractContextManager[StateStore]:
-    return opened_store(db_path_for(db, out_dir))
+    """The state the runs wrote (the queue lives there): a missing one is exit 2, never a new,
+    empty state made by a mistyped --out."""
+    return opened_store(existing_db_path(db, out_dir))
 
 
 def _now() -> datetime:
@@ -271,7 +274,7 @@ def serve(
     from letters.review.page import PageSettings
     from letters.review.server import serve as serve_page
 
-    path = db_path_for(db, out_dir)
+    path = existing_db_path(db, out_dir)
     with _state(db, out_dir):  # a state that cannot be opened stops here, with exit 2
         pass
     settings = PageSettings(path, load_policy(policy), templates or default_templates_dir(), by)
