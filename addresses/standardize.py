@@ -169,21 +169,33 @@ def street_name(words: list[str]) -> str:
     )
 
 
-def _special(text: str, retry: bool = True) -> tuple[StreetParts, str, dict[str, str]] | None:
+def _route_form(text: str) -> tuple[StreetParts, str] | None:
     """A rural or highway contract route box (§24-25) or a line on a highway (§237): the forms
-    the general parsers get wrong, and any place written after them; None for any other line."""
+    the general parsers get wrong; None for any other line, or one with words left over."""
     rural = pub28.rural_route(text)
     if rural is not None:
-        return StreetParts(po_box=rural[1], route=rural[0]), "rural_route", {}
+        return StreetParts(po_box=rural[1], route=rural[0]), "rural_route"
     road = pub28.highway(text.split(), DIRECTIONS)
-    if road is None and not (retry and pub28.rural_head(text)):
+    if road is None:
         return None
-    rest, unit_type, unit_id = _unit_at_end(road.rest) if road else (["?"], "", "")
-    if not rest and road is not None:
-        parts = StreetParts(road.number, road.predir, road.name, "", road.postdir)
-        return replace(parts, unit_type=unit_type, unit_id=unit_id), "highway", {}
-    head, place = _without_place(text) if retry else (text, {})
-    found = _special(head, retry=False) if place else None  # the city written on the line
+    rest, unit_type, unit_id = _unit_at_end(road.rest)
+    if rest:
+        return None
+    parts = StreetParts(road.number, road.predir, road.name, "", road.postdir, unit_type, unit_id)
+    return parts, "highway"
+
+
+def _special(text: str) -> tuple[StreetParts, str, dict[str, str]] | None:
+    """A route form (`_route_form`), also with its city, state and ZIP written after it on the
+    same line (only then is usaddress asked where the place begins)."""
+    found = _route_form(text)
+    if found is not None:
+        return found[0], found[1], {}
+    tokens = text.split()
+    if not (pub28.rural_head(text) or pub28.highway(tokens, DIRECTIONS)):
+        return None
+    head, place = _without_place(text)
+    found = _route_form(head) if place else None
     return (found[0], found[1], place) if found else None
 
 
