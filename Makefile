@@ -35,6 +35,7 @@ demo: install
 	@status=0; $(BIN)/letters run examples/accounts.csv \
 	  --sources examples/sources/internal.csv --sources examples/sources/customer_updated.csv \
 	  --sources examples/sources/third_party.csv --sources examples/sources/returned_mail.csv \
+	  --policy examples/policy-multichannel.toml --contacts examples/contacts.csv \
 	  --out $(DEMO_OUT) --as-of $(DEMO_AS_OF) || status=$$?; \
 	if [ $$status -eq 3 ]; then echo "(exit 3: the sample data holds some broken rows on purpose; see rejects.csv)"; \
 	elif [ $$status -ne 0 ]; then exit $$status; fi

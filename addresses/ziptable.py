@@ -1,4 +1,5 @@
-"""The bundled ZIP table (from the `zipcodes` package): ZIP -> state and accepted city names."""
+"""The bundled ZIP table (from the `zipcodes` package): ZIP -> state, accepted city names and time
+zone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import zipcodes
 
 _NON_WORD = re.compile(r"[^A-Z0-9 ]+")
-CACHE_FORMAT = 1  # raise when what `_build` writes changes
+CACHE_FORMAT = 2  # raise when what `_build` writes changes
 CITY_WORDS = {"ST": "SAINT", "STE": "SAINTE", "MT": "MOUNT", "FT": "FORT", "PT": "POINT"}
 
 
@@ -26,6 +27,7 @@ class ZipInfo:
     city: str  # the USPS preferred city name, upper case
     cities: frozenset[str]  # every accepted name, normalized with `city_key`
     kind: str  # STANDARD, PO BOX, UNIQUE or MILITARY
+    timezone: str = ""  # the IANA zone of the ZIP (`America/Chicago`); empty when unknown
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -63,6 +65,7 @@ def _build() -> dict[str, Any]:
             row["city"].upper(),
             sorted(names),
             row["zip_code_type"],
+            row.get("timezone") or "",
         ]
         place = (row["state"], city_key(row["city"]))
         for name in names | {city_key(c) for c in row["unacceptable_cities"]}:
@@ -101,8 +104,8 @@ def _load() -> tuple[dict[str, ZipInfo], dict[str, frozenset[Place]]]:
     acceptable, like `NEW YORK CITY` or `NYC`) the preferred cities it names, by state."""
     data = _cached()
     table = {
-        zip5: ZipInfo(state=state, city=city, cities=frozenset(names), kind=kind)
-        for zip5, (state, city, names, kind) in data["zips"].items()
+        zip5: ZipInfo(state=state, city=city, cities=frozenset(names), kind=kind, timezone=zone)
+        for zip5, (state, city, names, kind, zone) in data["zips"].items()
     }
     places = {
         name: frozenset((state, city) for state, city in found)

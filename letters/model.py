@@ -224,3 +224,58 @@ class LetterSpec:
     earlier: tuple[EarlierLetter, ...] = ()  # sent before to this recipient in this cycle
     payment_plan_offered: bool = False  # an earlier letter of this cycle offered a plan
     english_notice_before: bool = False  # an English validation notice went before (1006.34(e))
+
+
+# Channels besides the letter. Regulation F's safe harbour for e-mail (12 CFR 1006.6(d)(4)): the
+# consumer used the address to write to us, or consented to it, or the creditor gave notice with
+# at least 35 days to opt out, or a prior collector met one of these.
+CONSENT_BASES = ("consumer_used", "consent", "creditor_notice", "prior_collector")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """One way to reach a debtor besides the postal address (today: an e-mail address), with
+    what we know of the consumer's consent for it."""
+
+    customer_id: str
+    channel: str  # email
+    value: str  # the address as given, its domain lower-cased
+    consent_basis: str  # one of CONSENT_BASES, or "" when there is none
+    consent_date: date | None
+    esign_consent: bool  # E-SIGN consent: the validation notice may go electronically
+    opted_out_at: date | None
+    is_work: bool  # known to be provided by the consumer's employer
+    where: str  # the row it came from, `contacts.csv:12`
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDecision:
+    """What happens on one channel besides the letter for one debtor at one stage, and why."""
+
+    customer_id: str
+    channel: str
+    stage: str
+    status: Status  # generated (queued), held or suppressed
+    reason_code: str
+    reason_detail: str
+    account_ids: tuple[str, ...]
+    address: str = ""  # the contact point used or refused (never printed in logs)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    """One e-mail to render and queue: to whom, for which stage, and the letter it may carry."""
+
+    customer_id: str
+    key: str  # `customer|stage|cycle|email`: at most one per stage and cycle
+    channel: str
+    kind: str  # validation, demand, hardship
+    stage: Stage
+    template: str  # the folder-relative name without extension: `email/reminder`
+    language: str
+    to: str
+    name: str
+    accounts: tuple[Account, ...]
+    zip5: str  # the debtor's mailing ZIP: the time zone, and the attachment's password
+    attach_letter_key: str = ""  # the letter of this batch whose PDF goes attached, encrypted
+    decision: ChannelDecision | None = None

@@ -198,6 +198,7 @@ def run_request(
     force: Sequence[str] = (),
     force_reason: str = "",
     seal_key: Path | None = None,
+    contacts: Path | None = None,
 ) -> RunRequest:
     """The `RunRequest` that `letters run` builds from the same options."""
     return RunRequest(
@@ -215,6 +216,7 @@ def run_request(
         force_reason=force_reason,
         policy_path=policy,
         seal_key=seal_key,
+        contacts_path=contacts,
     )
 
 

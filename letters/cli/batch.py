@@ -15,6 +15,7 @@ from letters.cli.options import (
     AccountsArgument,
     AddressConfigOption,
     AsOfOption,
+    ContactsOption,
     DbOption,
     JobsOption,
     PolicyOption,
@@ -28,7 +29,7 @@ from letters.errors import ExitCode
 from letters.intake.policy import load_policy
 from letters.intake.request import RunRequest
 from letters.ops.batch import Interrupted, run_batch
-from letters.ops.dryrun import decide_accounts
+from letters.ops.dryrun import channels_path, decide_accounts
 from letters.ops.status import list_batches
 from letters.render.renderer import default_templates_dir
 
@@ -73,6 +74,7 @@ def run(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     seal_key: SealKeyOption = None,
+    contacts: ContactsOption = None,
 ) -> None:
     """Run a nightly batch: one PDF per letter plus manifest, rejects, review, summary and log.
 
@@ -82,9 +84,9 @@ def run(
     request = _request(
         accounts, sources, out_dir, as_of, policy, templates, address_config,
         jobs=jobs, db_path=db, resume=resume, force=tuple(force or ()),
-        force_reason=force_reason, policy_path=policy, seal_key=seal_key,
+        force_reason=force_reason, policy_path=policy, seal_key=seal_key, contacts_path=contacts,
     )  # fmt: skip
-    with _sigterm_interrupts():
+    with sigterm_interrupts("interrupted; no letter was rendered"):
         result = run_batch(request, reporter)
     if json_output:
         output.print_json(result.summary())
@@ -104,14 +106,20 @@ def decide(
     templates: TemplatesOption = None,
     address_config: AddressConfigOption = None,
     db: DecideDbOption = None,
+    contacts: ContactsOption = None,
 ) -> None:
-    """Dry run: decide every account (stage, template, mail class, or why not) without rendering.
+    """Dry run: decide every account (stage, template, mail class, or why not) and every e-mail
+    without rendering.
 
     Example: letters decide accounts.csv --sources internal.csv --db batches/letters.db
     """
-    request = _request(accounts, sources, out_path.parent, as_of, policy, templates, address_config)
+    request = _request(
+        accounts, sources, out_path.parent, as_of, policy, templates, address_config,
+        contacts_path=contacts,
+    )  # fmt: skip
     result = decide_accounts(request, db, out_path)
     output.print_decisions(result.rows, request.as_of, out_path)
+    output.print_channel_decisions(result.channel_decisions, channels_path(out_path))
     output.print_rejected_rows(result.rejects)
     raise typer.Exit(int(ExitCode.REJECTED_ROWS if result.rejects else ExitCode.DONE))
 
@@ -151,11 +159,9 @@ def _request(
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C: the run stops cleanly, marked interrupted and resumable.
-
-    A stop before the batch began (reading the inputs, checking the templates) is exit 5 too.
-    """
+def sigterm_interrupts(message: str) -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C: the command stops cleanly with exit 5 and `message` (a run's
+    batch is marked interrupted and resumable; a stop before the batch began is exit 5 too)."""
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -164,6 +170,6 @@ def _sigterm_interrupts() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        raise Interrupted("interrupted; no letter was rendered") from None
+        raise Interrupted(message) from None
     finally:
         signal.signal(signal.SIGTERM, previous)

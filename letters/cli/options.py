@@ -41,6 +41,12 @@ DbOption = Annotated[
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", min=1, help="Worker processes (default: all cores).")
 ]
+ContactsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contacts", help="E-mail addresses with their consent (CSV; see README, E-mail)."
+    ),
+]
 AddressSourcesArgument = Annotated[list[Path], typer.Argument(help="Address-source CSV files.")]
 
 

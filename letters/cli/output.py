@@ -31,11 +31,12 @@ from rich.text import Text
 from addresses.batch import DedupeSummary, Explanation, ResolveSummary, reject_line
 from addresses.csvio import Reject
 from letters.errors import LettersError
+from letters.model import ChannelDecision
 from letters.ops.context import BatchResult
 from letters.ops.progress import QuietReporter, Reporter
 from letters.ops.status import BatchListing, DebtorHistory
+from letters.proof.events import ReconcileReport
 from letters.proof.manifest import ManifestRow
-from letters.proof.reconcile import ReconcileReport
 from letters.proof.seal import VerifyReport
 from letters.render.preview import PreviewFiles
 
@@ -185,6 +186,8 @@ def print_result(result: BatchResult) -> None:
         rejected = (
             f"{result.rejected_rows} input rows rejected: see {result.batch_dir / 'rejects.csv'}"
         )
+    if result.messages:
+        letters += "; e-mail " + " ".join(f"{k}={v}" for k, v in result.messages.items())
     if not out.is_terminal:
         counts = " ".join(f"{status}={count}" for status, count in sorted(result.counts.items()))
         parts = [f"accounts {counts}", letters, f"folder {result.batch_dir}", rejected]
@@ -217,6 +220,17 @@ def print_decisions(rows: list[ManifestRow], as_of: date, out_path: Path) -> Non
     counts = Counter((row.status, row.reason_code) for row in rows)
     summary = ", ".join(f"{status}/{code}={n}" for (status, code), n in sorted(counts.items()))
     _say(f"{len(rows)} accounts: {summary}; wrote {out_path}")
+
+
+def print_channel_decisions(decisions: Sequence[ChannelDecision], out_path: Path) -> None:
+    """A dry run's e-mail decisions: one line per debtor (no address), and a count per outcome."""
+    if not decisions:
+        return
+    for d in decisions:
+        _say(f"  {d.customer_id}  {d.channel}  {d.stage or '-'}  {d.status}  {d.reason_code}")
+    counts = Counter((d.status.value, d.reason_code) for d in decisions)
+    summary = ", ".join(f"{status}/{code}={n}" for (status, code), n in sorted(counts.items()))
+    _say(f"{len(decisions)} e-mail decisions: {summary}; wrote {out_path}")
 
 
 def print_rejected_rows(rejects: Sequence[Reject]) -> None:

@@ -90,7 +90,8 @@ def sample(
     Example: letters sample --accounts 200 --out sample --seed 7
     """
     files = write_sample(out_dir, accounts, seed, as_of_date(as_of))
-    output.print_written([files.accounts_path, *files.source_paths, files.truth_path])
+    contacts = [files.contacts_path] if files.contacts_path else []
+    output.print_written([files.accounts_path, *files.source_paths, files.truth_path, *contacts])
 
 
 def preview(

@@ -14,15 +14,24 @@ from datetime import date
 
 from addresses.model import AddressChoice, ChoiceStatus, PostalAddress
 from addresses.standardize import standardize
+from letters.decide.email import ChannelFacts, email_for_group, stopped_by
+from letters.decide.steps import (
+    Step,
+    days_past_due,
+    step_for,
+    validation_period,
+)
 from letters.intake.calendar import validation_end_date
-from letters.intake.policy import Policy, Stage
+from letters.intake.policy import Policy
 from letters.model import (
     Account,
+    ChannelDecision,
     Decision,
     EarlierLetter,
     History,
     LetterKey,
     LetterSpec,
+    MessageSpec,
     Recipient,
     Status,
 )
@@ -30,10 +39,23 @@ from letters.model import (
 
 @dataclass(slots=True)
 class Outcome:
-    """Everything decided for one debtor: each account's decision and the letters to produce."""
+    """Everything decided for one debtor: each account's decision and the letters to produce,
+    and on the other channels (when the policy uses them) the decisions and the messages."""
 
     decisions: list[Decision] = field(default_factory=list)
     letters: list[LetterSpec] = field(default_factory=list)
+    channel_decisions: list[ChannelDecision] = field(default_factory=list)
+    messages: list[MessageSpec] = field(default_factory=list)
+    grouped: bool = False  # some accounts passed the person and account gates
+
+    def stop_email(
+        self, accounts: Sequence[Account], code: str, detail: str, status: Status, stage: str = ""
+    ) -> None:
+        """Record that no e-mail goes either, for the letter's reason."""
+        customer_id = accounts[0].customer_id
+        self.channel_decisions.append(
+            stopped_by(customer_id, stage, accounts, code, detail, status)
+        )
 
 
 NO_HISTORY = History()
@@ -47,19 +69,6 @@ PERSON_GATES = (
         "the debtor asked us to stop; only the permitted notices may go",
     ),
 )
-
-
-def days_past_due(account: Account, as_of: date) -> int:
-    """Days from the due date to the run's date."""
-    return (as_of - account.due_date).days
-
-
-def letter_key(
-    customer_id: str, stage_name: str, accounts: Sequence[Account], role: str
-) -> LetterKey:
-    """The letter's identity across runs; the cycle is the oldest due date of its accounts."""
-    cycle = min(a.due_date for a in accounts).isoformat()
-    return LetterKey(customer_id, stage_name, cycle, role)
 
 
 def _all(
@@ -116,24 +125,6 @@ def _recipients(
     return groups
 
 
-def _validation_forced(history: History) -> bool:
-    """An operator forced a validation notice to go again (e.g. the consumer asked for it in
-    Spanish: 1006.34(d)(3)(vi))."""
-    return any(key.split("|")[1:2] == ["validation"] for key in history.forced)
-
-
-def _kind_and_template(
-    policy: Policy, history: History, accounts: Sequence[Account], stage: Stage
-) -> tuple[str, str]:
-    if policy.sender.is_debt_collector and (
-        not history.validation_sent or _validation_forced(history)
-    ):
-        return "validation", policy.templates.validation
-    if any(a.hardship for a in accounts):
-        return "hardship", policy.templates.hardship
-    return "demand", stage.template
-
-
 def _language(
     template: str,
     accounts: Sequence[Account],
@@ -172,8 +163,26 @@ def decide_customer(
     as_of: date,
     history: History = NO_HISTORY,
     template_exists: Callable[[str], bool] = lambda _name: False,
+    facts: ChannelFacts | None = None,
 ) -> Outcome:
-    """Decide every account of one debtor together; return the decisions and letters."""
+    """Decide every account of one debtor together; return the decisions and letters, and with
+    `facts` (the policy sends e-mail) the e-mail decision and message."""
+    outcome = _decide_letters(accounts, choice, policy, as_of, history, template_exists, facts)
+    if facts is not None and not outcome.grouped and outcome.decisions:
+        first = outcome.decisions[0]  # every account stopped at a gate: no e-mail either
+        outcome.stop_email(accounts, first.reason_code, first.reason_detail, first.status)
+    return outcome
+
+
+def _decide_letters(
+    accounts: Sequence[Account],
+    choice: AddressChoice,
+    policy: Policy,
+    as_of: date,
+    history: History,
+    template_exists: Callable[[str], bool],
+    facts: ChannelFacts | None,
+) -> Outcome:
     outcome = Outcome()
     customer_id = accounts[0].customer_id
     if any(a.deceased for a in accounts):
@@ -216,13 +225,32 @@ def decide_customer(
         else:
             eligible.append(account)
     mail_date = policy.calendar.mail_date(as_of)
+    outcome.grouped = bool(eligible)
     for (role, name, address_text), group in _recipients(
         eligible, choice, representative, policy
     ).items():
+        step = step_for(customer_id, group, role, policy, history, as_of)
+        if facts is not None:
+            decision, message = email_for_group(step, group, choice, policy, as_of, history, facts)
+            outcome.channel_decisions.append(decision)
+            outcome.messages.extend([message] if message else [])
+        if "letter" not in step.stage.channels and step.kind != "validation":
+            detail = f"stage {step.stage.name} reaches the debtor by e-mail only (messages.csv)"
+            outcome.decisions.extend(
+                Decision(
+                    a,
+                    Status.SUPPRESSED,
+                    "no_letter_at_stage",
+                    detail,
+                    step.stage,
+                    days_past_due(a, as_of),
+                )
+                for a in group
+            )
+            continue
         letter, decisions = _letter_for(
-            customer_id,
+            step,
             group,
-            role,
             name,
             address_text,
             choice,
@@ -239,9 +267,8 @@ def decide_customer(
 
 
 def _letter_for(
-    customer_id: str,
+    step: Step,
     group: list[Account],
-    role: str,
     name: str,
     address_text: str,
     choice: AddressChoice,
@@ -251,14 +278,8 @@ def _letter_for(
     history: History,
     template_exists: Callable[[str], bool],
 ) -> tuple[LetterSpec | None, list[Decision]]:
-    stage = max(
-        (policy.stage_for(days_past_due(a, as_of)) for a in group),
-        key=lambda s: s.min_days if s else -1,
-    )
-    assert stage is not None
-    kind, template = _kind_and_template(policy, history, group, stage)
-    stage_name = "validation" if kind == "validation" else stage.name
-    key = letter_key(customer_id, stage_name, group, role)
+    stage, kind, template, key = step.stage, step.kind, step.template, step.key
+    customer_id, role, stage_name = key.customer_id, key.role, key.stage
 
     def every(status: Status, code: str, detail: str) -> list[Decision]:
         return [Decision(a, status, code, detail, stage, days_past_due(a, as_of)) for a in group]
@@ -266,11 +287,9 @@ def _letter_for(
     if key.text in history.sent:
         return None, every(Status.SUPPRESSED, "already_sent", history.sent[key.text])
     gap = max(policy.rules.frequency_cap_days, stage.min_days_since_previous)
-    if kind != "validation" and history.validation_mail_date is not None:
-        ends = validation_end_date(history.validation_mail_date, policy.rules.validation_extra_days)
-        if mail_date <= ends:  # §1006.38(b): nothing may overshadow the consumer's rights
-            detail = f"the validation period runs until {ends}; no demand may go before it ends"
-            return None, every(Status.SUPPRESSED, "validation_period", detail)
+    waiting = validation_period(step, policy, mail_date, history)
+    if waiting:  # §1006.38(b): nothing may overshadow the consumer's rights
+        return None, every(Status.SUPPRESSED, "validation_period", waiting)
     recent = history.last_mail_date is not None and (mail_date - history.last_mail_date).days < gap
     if recent and key.text not in history.forced:
         detail = f"last letter mailed {history.last_mail_date}; at least {gap} days must pass"

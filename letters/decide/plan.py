@@ -8,20 +8,30 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from addresses.csvio import Reject
 from addresses.engine import resolve_all
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceRecord
 from addresses.score import NEGATIVE_STATUSES
+from letters.decide.email import ChannelFacts
 from letters.decide.gates import NOT_MAILABLE, decide_customer
 from letters.intake.request import NotMailable, RunRequest
 from letters.intake.sources import Inputs
-from letters.model import Account, Decision, History, LetterSpec, Status
+from letters.model import (
+    Account,
+    ChannelDecision,
+    Decision,
+    History,
+    LetterSpec,
+    MessageSpec,
+    Status,
+)
 
 Notify = Callable[[str], None]
 HistoryOf = Callable[[str], History]
+FactsOf = Callable[[str], ChannelFacts]
 
 
 @dataclass(slots=True)
@@ -35,6 +45,8 @@ class Plan:
     rejects: list[Reject]
     accounts_file_name: str
     flagged_address_rows: int
+    channel_decisions: list[ChannelDecision] = field(default_factory=list)  # e-mail, per debtor
+    messages: list[MessageSpec] = field(default_factory=list)
 
 
 def _group_by_customer(accounts: Sequence[Account]) -> dict[str, list[Account]]:
@@ -98,8 +110,10 @@ def plan_batch(
     notify: Notify,
     history_of: HistoryOf = lambda _customer: History(),
     template_exists: Callable[[str], bool] = lambda _name: False,
+    facts_of: FactsOf | None = None,
 ) -> Plan:
-    """Resolve addresses and decide every account; the letters come out in input order."""
+    """Resolve addresses and decide every account; the letters come out in input order. With
+    `facts_of` (the policy sends e-mail) every debtor gets an e-mail decision too."""
     groups = _group_by_customer(inputs.accounts)
     records = [*inputs.records, *request.extra_records]
     choices = apply_not_mailable(
@@ -125,8 +139,11 @@ def plan_batch(
             request.as_of,
             history_of(customer_id),
             template_exists,
+            facts_of(customer_id) if facts_of is not None else None,
         )
         plan.letters.extend(outcome.letters)
+        plan.channel_decisions.extend(outcome.channel_decisions)
+        plan.messages.extend(outcome.messages)
         plan.settled.extend(
             (d, choice) for d in outcome.decisions if d.status is not Status.GENERATED
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from letters.errors import UsageError
 from letters.intake.calendar import MailCalendar, parse_closed_weekdays
+from letters.intake.channels import EmailConfig, parse_channels, parse_email
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, Rect, WindowProfile
 
 MAIL_CLASSES = ("first_class", "certified", "certified_return_receipt", "registered")
@@ -66,6 +67,8 @@ class Stage:
     template: str
     mail_class: str
     min_days_since_previous: int = 0
+    channels: tuple[str, ...] = ("letter",)  # how this stage reaches the debtor
+    email_template: str = ""  # this stage's e-mail template (default: [email] template)
 
     def holds(self, days_past_due: int) -> bool:
         """True if an account this many days past due is at this stage."""
@@ -137,6 +140,12 @@ class Policy:
     mailing_book: MailingBookConfig = field(default_factory=MailingBookConfig)
     seal_key_file: Path | None = None
     seal_require_signature: bool = False  # every run signs, every verify demands it
+    email: EmailConfig = field(default_factory=EmailConfig)
+
+    @property
+    def uses_email(self) -> bool:
+        """True when some stage sends e-mail."""
+        return any("email" in stage.channels for stage in self.stages)
 
     def stage_for(self, days_past_due: int) -> Stage | None:
         """The first stage whose range holds `days_past_due`, or None."""
@@ -346,6 +355,8 @@ def _stage(table: dict[str, Any], where: str) -> Stage:
         template=_require(table, "template", where, str),
         mail_class=_choice(table, "mail_class", where, MAIL_CLASSES, "first_class"),
         min_days_since_previous=_optional(table, "min_days_since_previous", where, int, 0),
+        channels=parse_channels(table, where),
+        email_template=_optional(table, "email_template", where, str, ""),
     )
 
 
@@ -386,6 +397,12 @@ def parse_policy(text: str, source_name: str, base_dir: Path | None = None) -> P
         seal_key_file=_key_file(data.get("seal") or {}, f"{source_name}: [seal]", base_dir),
         seal_require_signature=_optional(
             data.get("seal") or {}, "require_signature", f"{source_name}: [seal]", bool, False
+        ),
+        email=parse_email(
+            (data.get("channels") or {}).get("email") or {},
+            data.get("email") or {},
+            source_name,
+            base_dir,
         ),
     )
 

@@ -41,3 +41,4 @@ class RunRequest:
     seal_key: Path | None = None  # HMAC key for the batch seal (else the policy's)
     extra_records: tuple[SourceRecord, ...] = ()  # evidence from the state (returned mail)
     not_mailable: tuple[NotMailable, ...] = ()  # reviewers' decisions from the state
+    contacts_path: Path | None = None  # e-mail addresses with their consent (`--contacts`)

@@ -14,8 +14,9 @@ from addresses.records import (
 )
 from letters.errors import InputFileError, UsageError, not_a_file
 from letters.intake.accounts import read_accounts
+from letters.intake.contacts import read_contacts
 from letters.intake.request import RunRequest
-from letters.model import Account
+from letters.model import Account, ContactPoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +28,13 @@ class Inputs:
     records: list[SourceRecord]
     rejects: list[Reject]
     unknown_sources: tuple[UnknownSource, ...] = ()
+    contacts: tuple[ContactPoint, ...] = ()  # from `--contacts`, rows that passed the checks
 
 
 def load_inputs(request: RunRequest) -> Inputs:
     """Read every input in full; a file-level problem raises before anything is written."""
-    for path in (request.accounts_path, *request.source_paths):
+    contacts_path = (request.contacts_path,) if request.contacts_path else ()
+    for path in (request.accounts_path, *request.source_paths, *contacts_path):
         if not path.is_file():
             raise UsageError(not_a_file(path))
     accounts_file = read_accounts(request.accounts_path)
@@ -40,4 +43,15 @@ def load_inputs(request: RunRequest) -> Inputs:
     except SourceFileError as exc:
         raise InputFileError(str(exc)) from None
     unknown = tuple(unknown_sources(records, request.address_config))
-    return Inputs(accounts_file.accounts, records, accounts_file.rejects + source_rejects, unknown)
+    contacts, contact_rejects = (
+        read_contacts(request.contacts_path, {a.customer_id for a in accounts_file.accounts})
+        if request.contacts_path
+        else ([], [])
+    )
+    return Inputs(
+        accounts_file.accounts,
+        records,
+        accounts_file.rejects + source_rejects + contact_rejects,
+        unknown,
+        tuple(contacts),
+    )

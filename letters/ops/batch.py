@@ -19,6 +19,7 @@ from letters.model import History
 from letters.ops.approval import approved_for_run, latest_approval_in
 from letters.ops.context import BatchContext, BatchResult
 from letters.ops.finish import close, finish
+from letters.ops.messages import channel_facts, queue_messages
 from letters.ops.produce import produce
 from letters.ops.progress import QuietReporter, Reporter
 from letters.ops.release import mail_released, merge_released, with_released
@@ -126,7 +127,10 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         if returned:
             ctx.say(f"returned mail on record: {len(returned)} addresses")
         request = with_review_evidence(replace(ctx.request, extra_records=returned), ctx.store)
-        plan = plan_batch(request, inputs, ctx.say, history_of, ctx.renderer.template_exists)
+        facts_of = channel_facts(ctx, inputs)
+        plan = plan_batch(
+            request, inputs, ctx.say, history_of, ctx.renderer.template_exists, facts_of
+        )
         batch = (ctx.batch_id, ctx.request.as_of.isoformat(), ctx.stamp())
         record_held(ctx.store, batch, plan.held_choices, accounts_by_customer(inputs.accounts))
         ctx.result.flagged_address_rows = plan.flagged_address_rows
@@ -134,6 +138,7 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         ctx.references = ctx.store.payment_references(plan_account_ids(plan), ctx.stamp())
         ctx.rows = merge_released(plan_rows(ctx.batch_id, plan, ctx.references), released_rows)
         produce(ctx, plan)
+        queue_messages(ctx, plan)
         finish(ctx, plan)
     except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too
         if ctx.log is None and ctx.result.status == "complete":

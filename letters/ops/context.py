@@ -39,6 +39,7 @@ class BatchResult:
     closed: list[dict[str, Any]] = field(default_factory=list)  # unfinished batches it closed
     # files whose rows name no configured address source: {"file", "source", "rows"}
     unknown_sources: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[str, int] = field(default_factory=dict)  # e-mail: queued, and each reason
 
     def summary(self) -> dict[str, Any]:
         """The counts as plain data (for summary.json, --json and the state)."""
@@ -59,6 +60,7 @@ class BatchResult:
             "exit_code": int(self.exit_code),
             "closed_batches": self.closed,
             "unknown_sources": self.unknown_sources,
+            "messages": self.messages,
         }
 
 

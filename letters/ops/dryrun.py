@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from addresses.csvio import Reject
 from letters.decide.plan import HistoryOf, Notify, plan_batch
+from letters.fsutil import write_csv
 from letters.intake.request import RunRequest
 from letters.intake.sources import load_inputs
-from letters.model import History, Status, payment_reference
+from letters.model import ChannelDecision, History, Status, payment_reference
+from letters.ops.messages import CHANNEL_COLUMNS, channel_rows, dry_run_facts
 from letters.proof.manifest import ManifestRow, write_manifest
 from letters.proof.reconcile import evidence_records
 from letters.proof.rows import (
@@ -22,6 +24,7 @@ from letters.proof.rows import (
 from letters.render.renderer import Renderer
 from letters.review.evidence import with_review_evidence
 from letters.state import configured_db_path, open_store
+from letters.state.protocol import StateStore
 
 ReferencesOf = Callable[[Iterable[str]], Mapping[str, str]]
 
@@ -38,6 +41,7 @@ class DryRun:
 
     rows: list[ManifestRow]
     rejects: list[Reject]
+    channel_decisions: list[ChannelDecision] = field(default_factory=list)
 
 
 def dry_run(
@@ -46,16 +50,20 @@ def dry_run(
     template_exists: Callable[[str], bool],
     notify: Notify,
     references_of: ReferencesOf = first_candidates,
+    store: StateStore | None = None,
 ) -> DryRun:
     """Every account's manifest row as a run would write it, in the accounts file's order
-    (`references_of` gives the payment references, writing nothing)."""
-    plan = plan_batch(request, load_inputs(request), notify, history_of, template_exists)
+    (`references_of` gives the payment references, writing nothing), and every debtor's e-mail
+    decision when the policy sends e-mail."""
+    inputs = load_inputs(request)
+    facts_of = dry_run_facts(request, inputs, store)
+    plan = plan_batch(request, inputs, notify, history_of, template_exists, facts_of)
     references = references_of(plan_account_ids(plan))
     rows = plan_rows("dry-run", plan, references)
     for letter in plan.letters:
         status = Status.GENERATED
         rows += manifest_rows_for_letter("dry-run", letter, status, None, {}, references)
-    return DryRun(in_input_order(rows), list(plan.rejects))
+    return DryRun(in_input_order(rows), list(plan.rejects), plan.channel_decisions)
 
 
 def earlier_state(db: Path | None) -> Path | None:
@@ -89,8 +97,16 @@ def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> Dry
                 renderer.template_exists,
                 lambda _line: None,
                 store.lookup_payment_references,
+                store,
             )
         finally:
             store.close()
     write_manifest(out_path, result.rows)
+    if result.channel_decisions:
+        write_csv(channels_path(out_path), CHANNEL_COLUMNS, channel_rows(result.channel_decisions))
     return result
+
+
+def channels_path(out_path: Path) -> Path:
+    """Where a dry run writes the e-mail decisions: `decisions-channels.csv` next to the CSV."""
+    return out_path.with_name(f"{out_path.stem}-channels.csv")

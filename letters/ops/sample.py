@@ -20,6 +20,7 @@ from addresses.records import COLUMNS as SOURCE_COLUMNS
 from addresses.standardize import clean
 from letters.fsutil import make_private_dir, write_csv
 from letters.intake.accounts import COLUMNS as ACCOUNT_COLUMNS
+from letters.ops.samplecontacts import write_sample_contacts
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -120,6 +121,7 @@ class SampleFiles:
     accounts_path: Path
     source_paths: tuple[Path, ...]
     truth_path: Path
+    contacts_path: Path | None = None  # e-mail addresses and their consent (`--contacts`)
 
 
 def _zip_table() -> list[tuple[str, str, str]]:
@@ -384,7 +386,7 @@ def generate(
 
 
 def write_sample(out_dir: Path, accounts: int, seed: int, as_of: date) -> SampleFiles:
-    """Write accounts.csv, sources/*.csv and ground_truth.csv under `out_dir`."""
+    """Write accounts.csv, sources/*.csv, ground_truth.csv and contacts.csv under `out_dir`."""
     account_rows, sources, truth = generate(accounts, seed, as_of)
     make_private_dir(out_dir)
     source_dir = make_private_dir(out_dir / "sources")
@@ -399,4 +401,7 @@ def write_sample(out_dir: Path, accounts: int, seed: int, as_of: date) -> Sample
         write_csv(source_dir / f"{name}.csv", columns, rows, for_people=False)
         paths.append(source_dir / f"{name}.csv")
     write_csv(out_dir / "ground_truth.csv", TRUTH_COLUMNS, truth, for_people=False)
-    return SampleFiles(out_dir / "accounts.csv", tuple(paths), out_dir / "ground_truth.csv")
+    contacts_path = write_sample_contacts(out_dir, account_rows, seed, as_of)
+    return SampleFiles(
+        out_dir / "accounts.csv", tuple(paths), out_dir / "ground_truth.csv", contacts_path
+    )

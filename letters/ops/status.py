@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from letters.errors import UsageError, not_a_file
-from letters.proof.reconcile import ReconcileReport, reconcile
+from letters.proof.events import ReconcileReport
+from letters.proof.reconcile import reconcile
 from letters.state import db_path_for, opened_store
 from letters.state.lock import pid_alive
 from letters.state.records import BatchRecord, TimelineEntry

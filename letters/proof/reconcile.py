@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from addresses.csvio import CsvFileError, Reject, RowError, open_csv, row_values
 from addresses.records import SourceRecord
 from letters.errors import InputFileError
+from letters.proof.email_events import import_email_events
+from letters.proof.events import ReconcileReport, when
 from letters.state.protocol import StateStore
 
 EVENT_RANK = {
@@ -31,28 +32,6 @@ ALIASES = {
 NEGATIVE = {"returned_to_sender": "returned", "undeliverable": "undeliverable"}
 
 
-@dataclass(slots=True)
-class ReconcileReport:
-    """What an import did, and what it could not use."""
-
-    rows: int = 0
-    imported: int = 0
-    duplicates: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    out_of_order: list[str] = field(default_factory=list)
-    evidence: int = 0
-    rejects: list[Reject] = field(default_factory=list)
-    batches: dict[str, Counter[str]] = field(default_factory=dict)
-
-
-def _when(text: str) -> str:
-    """An ISO date or date-time, normalized; ValueError otherwise."""
-    value = text.strip()
-    if len(value) == 10:
-        return date.fromisoformat(value).isoformat()
-    return datetime.fromisoformat(value).isoformat(timespec="seconds")
-
-
 def reconcile(events_path: Path, store: StateStore, imported_at: str) -> ReconcileReport:
     """Import events (idempotent); report unknown pieces, duplicates and out-of-order events."""
     report = ReconcileReport()
@@ -60,8 +39,13 @@ def reconcile(events_path: Path, store: StateStore, imported_at: str) -> Reconci
         table = open_csv(events_path)
         if "event" not in table.header or "timestamp" not in table.header:
             raise InputFileError(f"{table.name}:1: needs the columns event and timestamp")
+        if "message_id" in table.header or "address" in table.header:  # e-mail events
+            import_email_events(table, store, imported_at, report)
+            return report
         if "piece_id" not in table.header and "article_number" not in table.header:
-            raise InputFileError(f"{table.name}:1: needs piece_id or article_number")
+            raise InputFileError(
+                f"{table.name}:1: needs piece_id or article_number (mail), or message_id (e-mail)"
+            )
         for row in table.rows:
             report.rows += 1
             where = f"{table.name}:{row.line}"
@@ -72,7 +56,7 @@ def reconcile(events_path: Path, store: StateStore, imported_at: str) -> Reconci
                 if event not in EVENT_RANK:
                     raise RowError("event", f"unknown {values['event']!r}")
                 try:
-                    occurred = _when(values["timestamp"])
+                    occurred = when(values["timestamp"])
                 except ValueError:
                     raise RowError(
                         "timestamp",

@@ -95,8 +95,15 @@ def _base_letter(policy: Policy, as_of: date) -> tuple[LetterSpec, AddressChoice
     values = dict(SAMPLE_ACCOUNT, due_date=due.isoformat(),
                   itemization_date=(due - timedelta(days=14)).isoformat())  # fmt: skip
     choice = sample_choice()
+    # every template is checked as a letter, whatever channels its stage uses
+    lettered = tuple(replace(stage, channels=("letter",)) for stage in policy.stages)
     outcome = decide_customer(
-        [account_from_values(values, 0)], choice, policy, as_of, History(), lambda _name: False
+        [account_from_values(values, 0)],
+        choice,
+        replace(policy, stages=lettered),
+        as_of,
+        History(),
+        lambda _name: False,
     )
     if not outcome.letters:
         reason = outcome.decisions[0].reason_code if outcome.decisions else "none"

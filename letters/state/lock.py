@@ -35,8 +35,10 @@ class RunLock:
     child does not keep it (its copy is closed at the fork; spawned processes never get it).
     """
 
-    def __init__(self, db_path: Path) -> None:
-        self.lock_path = db_path.with_name(db_path.name + ".lock")
+    def __init__(self, db_path: Path, suffix: str = ".lock") -> None:
+        # `letters send` holds its own lock (`.send-lock`): a nightly run and a daytime send
+        # may overlap; two sends may not
+        self.lock_path = db_path.with_name(db_path.name + suffix)
         self._handle: IO[str] | None = None
 
     def acquire(self, batch_id: str) -> None:

@@ -10,17 +10,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from addresses.model import PostalAddress
-from letters.model import History
+from letters.model import ContactPoint, History
 from letters.state.approvals import ApprovalRecord
 from letters.state.records import (
     AddressEvidence,
     ArchivedLetter,
     BatchRecord,
+    ContactEvent,
     DecisionRecord,
     HeldLetter,
     LetterDetails,
     LetterFacts,
     LetterRecord,
+    MessageRecord,
     QueueRecord,
     ReviewDecisionRecord,
     TimelineEntry,
@@ -28,7 +30,66 @@ from letters.state.records import (
 )
 
 
-class StateStore(Protocol):
+class ChannelStore(Protocol):
+    """The state's part for channels besides the letter: contact points, messages and their
+    events (`letters.state.messages` in SQLite)."""
+
+    def record_contacts(self, points: Iterable[ContactPoint], batch_id: str, at: str) -> int:
+        """Keep contact points as evidence (a row seen before adds nothing); how many are new."""
+        ...
+
+    def contact_points(self, customer_id: str) -> list[ContactPoint]:
+        """Every contact point recorded for a debtor, oldest first."""
+        ...
+
+    def reserve_message(self, record: MessageRecord) -> MessageRecord:
+        """Record a message `pending`, or return the live one its key already has."""
+        ...
+
+    def queue_message(self, message_id: str, eml_path: str, eml_sha256: str, at: str) -> None:
+        """A pending message's file is written: it waits for its window."""
+        ...
+
+    def move_message(
+        self,
+        message_id: str,
+        from_statuses: Sequence[str],
+        to_status: str,
+        at: str,
+        error: str = "",
+        note: str = "",
+    ) -> bool:
+        """Compare and set a message's status (one transaction); False when it was in none of
+        `from_statuses`. `sending` counts an attempt; `sent` records `at`."""
+        ...
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        """One message by its id."""
+        ...
+
+    def message_by_rfc_id(self, rfc_message_id: str) -> MessageRecord | None:
+        """One message by its Message-ID header."""
+        ...
+
+    def messages(
+        self,
+        statuses: Sequence[str] = (),
+        batch_id: str | None = None,
+        customer_id: str | None = None,
+    ) -> list[MessageRecord]:
+        """Messages in these statuses (all when empty), of one batch or debtor, in id order."""
+        ...
+
+    def add_contact_event(self, event: ContactEvent, imported_at: str) -> bool:
+        """Record an event once; False when the same event was recorded before."""
+        ...
+
+    def contact_events(self, customer_id: str | None = None) -> list[ContactEvent]:
+        """Events of one debtor (or all), oldest first."""
+        ...
+
+
+class StateStore(ChannelStore, Protocol):
     """What the pipeline and the CLI need from the state; every write is its own transaction."""
 
     # batches

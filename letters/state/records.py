@@ -196,3 +196,59 @@ class HeldLetter:
     decided_at: str = ""
     note: str = ""
     released_batch: str = ""  # the batch that mailed it
+
+
+# A message's life: pending (reserved by a run), queued (rendered, waiting for its window),
+# sending (the SMTP transaction has begun), then sent, or delivery_unknown (a send stopped inside
+# the transaction: never sent again blindly), failed (refused for good), expired (its window
+# passed) or cancelled (an opt-out or a bounce came before it went).
+MESSAGE_STATUSES = (
+    "pending",
+    "queued",
+    "sending",
+    "sent",
+    "delivery_unknown",
+    "failed",
+    "expired",
+    "cancelled",
+)
+ENDED_UNSENT = ("failed", "expired", "cancelled")  # a later run may decide the stage again
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One e-mail as the state knows it."""
+
+    message_id: str  # `<batch>-E000001`
+    message_key: str  # `customer|stage|cycle|email`
+    batch_id: str
+    customer_id: str
+    channel: str
+    stage: str
+    kind: str
+    recipient: str
+    rfc_message_id: str  # the Message-ID header, `<...@domain>`, fixed when it is rendered
+    status: str
+    window_json: str  # the send window (`letters.send.window.SendWindow.to_json`)
+    eml_path: str = ""
+    eml_sha256: str = ""
+    attempts: int = 0
+    last_error: str = ""
+    created_at: str = ""
+    queued_at: str = ""
+    sent_at: str = ""
+    note: str = ""  # who settled a delivery_unknown message, and why
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEvent:
+    """Something that happened to a contact point: delivered, bounced, complained, opted_out,
+    replied (and `stop` replies). Bounces and opt-outs stop the channel to that address."""
+
+    customer_id: str
+    channel: str
+    value: str
+    event: str
+    occurred_at: str
+    message_id: str = ""
+    detail: str = ""

@@ -207,6 +207,63 @@ MIGRATIONS: tuple[str, ...] = (
         released_batch TEXT NOT NULL DEFAULT ''
     )
     """,
+    # 9: channels besides the letter: contact points with their consent, messages, their events
+    """
+    CREATE TABLE contact_points (
+        customer_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        value TEXT NOT NULL,
+        consent_basis TEXT NOT NULL,
+        consent_date TEXT NOT NULL DEFAULT '',
+        esign_consent INTEGER NOT NULL,
+        opted_out_at TEXT NOT NULL DEFAULT '',
+        is_work INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX contact_points_customer ON contact_points(customer_id);
+    CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        message_key TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        rfc_message_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'queued', 'sending', 'sent',
+            'delivery_unknown', 'failed', 'expired', 'cancelled')),
+        window_json TEXT NOT NULL,
+        eml_path TEXT NOT NULL DEFAULT '',
+        eml_sha256 TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        queued_at TEXT NOT NULL DEFAULT '',
+        sent_at TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX messages_live_key ON messages(message_key)
+        WHERE status NOT IN ('failed', 'expired', 'cancelled');
+    CREATE INDEX messages_customer ON messages(customer_id);
+    CREATE INDEX messages_status ON messages(status);
+    CREATE TABLE contact_events (
+        event_id INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        value TEXT NOT NULL,
+        event TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        message_id TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        imported_at TEXT NOT NULL,
+        UNIQUE (customer_id, value, event, occurred_at, message_id)
+    );
+    CREATE INDEX contact_events_customer ON contact_events(customer_id)
+    """,
 )
 
 

@@ -3,7 +3,8 @@
 Migrations run by `PRAGMA user_version` (see `schema`). Every letter is recorded `pending` before
 its PDF is written and `rendered` after, each in its own transaction, so a killed run loses nothing
 and resumes. The store is put together from one part per concern: batches, letters, postal numbers,
-tracking, template approvals, payment references, the review queue and lint-held letters.
+tracking, template approvals, payment references, the review queue, lint-held letters, and
+contact points and messages.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from letters.state.archive import SqliteArchive
 from letters.state.batches import SqliteBatches
 from letters.state.held import SqliteHeld
 from letters.state.letters import SqliteLetters
+from letters.state.messages import SqliteMessages
 from letters.state.postal import SqlitePostal
 from letters.state.records import StateError
 from letters.state.references import SqliteReferences
@@ -38,6 +40,7 @@ class SqliteStore(
     SqliteReferences,
     SqliteReview,
     SqliteHeld,
+    SqliteMessages,
 ):
     """The embedded state: one SQLite file in WAL mode, every write its own transaction."""
 

@@ -1,0 +1,1 @@
+"""Sending messages: their send windows, the transports (SMTP, Maildir) and `letters send`."""
