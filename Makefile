@@ -40,6 +40,9 @@ demo: install
 	if [ $$status -eq 3 ]; then echo "(exit 3: the sample data holds some broken rows on purpose; see rejects.csv)"; \
 	elif [ $$status -ne 0 ]; then exit $$status; fi
 	@echo "batch written under $(DEMO_OUT)/"
+	@# the daytime send (a cron job every few minutes): queued e-mail goes to a local Maildir
+	$(BIN)/letters send --out $(DEMO_OUT) --transport maildir:$(DEMO_OUT)/maildir --now $(DEMO_AS_OF)T14:00:00-06:00
+	@echo "e-mail delivered to $(DEMO_OUT)/maildir/new/"
 
 lint: install
 	$(BIN)/ruff check letters addresses tests

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from addresses.csvio import CsvFileError
 from addresses.records import SourceFileError
-from letters.cli import addresses, batch, proof, review, state, templates, workspace
+from letters.cli import addresses, batch, proof, review, send, state, templates, workspace
 from letters.cli.output import print_error
 from letters.errors import InputFileError, LettersError
 
@@ -80,6 +80,7 @@ app.command()(proof.verify)
 app.command()(proof.reconcile)
 app.command()(proof.history)
 app.command()(batch.batches)
+app.command()(send.send)
 app.command()(workspace.sample)
 app.command()(workspace.bench)
 addresses_app.command()(addresses.resolve)
