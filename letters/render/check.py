@@ -8,6 +8,7 @@ folder, or a render that runs out of time or memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -37,6 +38,7 @@ from letters.render.renderer import STYLESHEET_NAME, Renderer, line_of
 from letters.render.sandbox import LimitExceeded
 
 _PASSED: set[str] = set()  # checks passed in this process (a run checks once; tests run many)
+CODE_ROOTS = ("letters", "addresses")  # the code a check's outcome depends on, with the templates
 CHECK_PROCESSES = 2  # the samples are shared out over this many children (at most one a core)
 CHECK_SECONDS = 30.0  # the whole check; the shipped templates take about a second
 CHECK_MEMORY_BYTES = 1 << 30  # address space the check may add to the caller's
@@ -210,9 +212,10 @@ def check_templates(
     data, in a child process limited to `seconds` and `memory_bytes` more address space; raise
     `TemplateError` naming the template and line at the first failure."""
     names = names if names is not None else policy.all_templates()
-    key = _check_key(renderer, policy, names, as_of)
-    if key in _PASSED:
-        return  # this process checked the very same templates, policy and date already
+    key = _check_key(renderer, policy, names, as_of, (seconds, memory_bytes))
+    if key in _PASSED or _passed_before(key):
+        _PASSED.add(key)
+        return  # the very same templates, policy, date and code passed already
     parts = min(CHECK_PROCESSES, os.cpu_count() or 1)
     context = multiprocessing.get_context("fork")
     children: list[tuple[Connection, BaseProcess]] = []
@@ -243,11 +246,48 @@ def check_templates(
     if problem:
         raise TemplateError(problem)
     _PASSED.add(key)
+    _remember(key)
 
 
-def _check_key(renderer: Renderer, policy: Policy, names: list[str], as_of: date) -> str:
-    """What the check's outcome depends on: every template file's bytes, the policy, the date."""
-    digest = hashlib.sha256(repr((policy, sorted(names), as_of)).encode())
+@functools.cache
+def _code_digest() -> str:
+    """A hash of this installation's code (every module of letters and addresses)."""
+    digest = hashlib.sha256()
+    for name in CODE_ROOTS:
+        root = Path(__file__).resolve().parents[2] / name
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _passed_file(key: str) -> Path:
+    """Where a passed check is remembered between processes: the user's cache (like the ZIP
+    table), one empty file per check, named by its key."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "letters" / "template-checks" / key
+
+
+def _passed_before(key: str) -> bool:
+    return _passed_file(key).is_file()
+
+
+def _remember(key: str) -> None:
+    """Remember a passed check (owner-only); a cache that cannot be written is no error."""
+    path = _passed_file(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError:
+        pass
+
+
+def _check_key(
+    renderer: Renderer, policy: Policy, names: list[str], as_of: date, limits: tuple[float, int]
+) -> str:
+    """What the check's outcome depends on: every template file's bytes, the policy, the date,
+    the limits, and the code that renders them."""
+    facts = (policy, sorted(names), as_of, limits, _code_digest())
+    digest = hashlib.sha256(repr(facts).encode())
     for path in sorted(renderer.templates_dir.rglob("*")):
         if path.is_file():
             digest.update(path.relative_to(renderer.templates_dir).as_posix().encode())
