@@ -146,3 +146,26 @@ def test_bad_contact_rows_are_rejected_and_the_rest_goes(
     assert (reject["file"], reject["line"], reject["field"]) == ("bad-contacts.csv", "3", "value")
     rows = {r["customer_id"]: r["reason_code"] for r in read_rows(only_batch(out) / "messages.csv")}
     assert (rows["C1"], rows["C2"]) == ("message_due", "no_consent_basis")
+
+
+def test_a_gate_the_next_night_cancels_an_email_still_queued(
+    tmp_path: Path, inputs: tuple[Path, Path, Path], write_accounts: WriteCsv
+) -> None:
+    accounts, sources, contacts = inputs
+    out = tmp_path / "out"
+    run_in_process(accounts, [sources], out, policy=MULTI, contacts=contacts)
+    # before the daytime send, C1 writes to ask us to stop; C2's e-mail stays queued
+    ceased = write_accounts(
+        {"account_id": "A1", "customer_id": "C1", "due_date": NOTICE, "cease_communication": "yes"},
+        {"account_id": "A2", "customer_id": "C2", "full_name": "Bo Chen", "due_date": REMINDER},
+        name="accounts-2.csv",
+    )
+    run_in_process(ceased, [sources], out, policy=MULTI, contacts=contacts,
+                   as_of=AS_OF + timedelta(days=1))  # fmt: skip
+    store = open_store(out / "letters.db")
+    try:
+        status = {m.customer_id: (m.status, m.last_error) for m in store.messages()}
+    finally:
+        store.close()
+    assert status["C1"][0] == "cancelled" and "cease_communication" in status["C1"][1]
+    assert status["C2"] == ("queued", "")

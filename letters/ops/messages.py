@@ -276,10 +276,37 @@ class Queue:
         return queued, "", built.attached
 
 
+# Decisions that leave an earlier batch's queued message alone; any other (a cease, a dispute, a
+# payment, an opt-out, doubt about the address) cancels it before `letters send` can take it.
+KEEPS_QUEUED = frozenset({"message_due", "already_sent", "weekly_cap", "stage_without_email"})
+
+
+def cancel_stopped(ctx: BatchContext, decisions: Sequence[ChannelDecision]) -> int:
+    """Cancel the messages earlier batches queued for debtors every one of whose e-mail
+    decisions tonight is a stop; how many were cancelled."""
+    codes: dict[str, set[str]] = {}
+    for decision in decisions:
+        codes.setdefault(decision.customer_id, set()).add(decision.reason_code)
+    cancelled = 0
+    for message in ctx.store.messages(("queued",)):
+        found = codes.get(message.customer_id)
+        if message.batch_id == ctx.batch_id or not found or found & KEEPS_QUEUED:
+            continue
+        why = f"batch {ctx.batch_id} stopped e-mail to this debtor: {', '.join(sorted(found))}"
+        cancelled += ctx.store.move_message(
+            message.message_id, ("queued",), "cancelled", ctx.stamp(), why
+        )
+    return cancelled
+
+
 def queue_messages(ctx: BatchContext, plan: Plan) -> None:
-    """Render and queue the plan's messages, then write messages.csv and messages.jsonl."""
+    """Cancel what tonight's gates stop, render and queue the plan's messages, then write
+    messages.csv and messages.jsonl."""
     if not plan.channel_decisions:
         return
+    cancelled = cancel_stopped(ctx, plan.channel_decisions)
+    if cancelled:
+        ctx.say(f"e-mail: {cancelled} queued from earlier batches cancelled (the state says why)")
     queue = Queue(ctx)
     specs = {id(m.decision): m for m in plan.messages}
     rows = []
