@@ -196,12 +196,18 @@ def write_book(
         ),
     }
     # Rendered a few pages at a time and joined, so that a book of thousands of lines never
-    # holds one huge layout in memory.
+    # holds one huge layout in memory; a book of one part is written as rendered (joining it
+    # with pypdf would take longer than rendering it).
+    firsts = range(0, len(lines), per_page * PAGES_PER_RENDER)
     writer = PdfWriter()
-    for first in range(0, len(lines), per_page * PAGES_PER_RENDER):
+    for first in firsts:
         part = lines[first : first + per_page * PAGES_PER_RENDER]
         chunk = {**context, "pages": _page_context(part, per_page, first), "last_page": page_count}
         pdf = renderer.render(TEMPLATE, chunk, f"{batch_id}-mailing-book-{first // per_page}")
+        if len(firsts) == 1:
+            with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
+                handle.write(pdf.data)
+            return len(lines)
         writer.append(io.BytesIO(pdf.data))
     with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
         writer.write(handle)
