@@ -11,7 +11,7 @@ import pikepdf
 import pytest
 
 from letters.ops.dryrun import decide_accounts
-from letters.ops.status import import_events
+from letters.ops.status import debtor_history, import_events
 from letters.proof.seal import verify_batch
 from letters.state import open_store
 from tests.helpers import (
@@ -121,6 +121,12 @@ def test_an_opt_out_cancels_the_queued_email_and_stops_the_channel(
         assert c2.status == "cancelled"
     finally:
         store.close()
+    history = [e.what for e in debtor_history("C2", None, out).entries]
+    assert any(
+        w.startswith("e-mail ") and w.endswith("(demand, stage reminder, cancelled)")
+        for w in history
+    )
+    assert "e-mail event replied" in history
     decisions = tmp_path / "decisions.csv"
     request = run_request(accounts, [sources], tmp_path, policy=MULTI, contacts=contacts,
                           as_of=AS_OF + timedelta(days=8))  # fmt: skip

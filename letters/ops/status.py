@@ -17,6 +17,7 @@ from letters.proof.events import ReconcileReport
 from letters.proof.reconcile import reconcile
 from letters.state import db_path_for, opened_store
 from letters.state.lock import pid_alive
+from letters.state.protocol import StateStore
 from letters.state.records import BatchRecord, TimelineEntry
 
 INTERRUPTED_UNFINISHED = "interrupted (not finished)"
@@ -96,7 +97,24 @@ def debtor_history(identifier: str, db: Path | None, out_dir: Path) -> DebtorHis
         customer = store.customer_of(identifier)
         if customer is None:
             raise UsageError(f"{identifier}: no such customer or account in {db_path}")
-        return DebtorHistory(customer, store.timeline(customer))
+        entries = [*store.timeline(customer), *email_timeline(store, customer)]
+        return DebtorHistory(customer, sorted(entries, key=lambda e: e.when, reverse=True))
+
+
+def email_timeline(store: StateStore, customer_id: str) -> list[TimelineEntry]:
+    """A debtor's e-mails (queued, sent, or why not) and the events of their addresses."""
+    entries = []
+    for m in store.messages(customer_id=customer_id):
+        what = f"e-mail {m.message_id} ({m.kind}, stage {m.stage}, {m.status})"
+        detail = f"batch {m.batch_id}; to {m.recipient}; {m.rfc_message_id}"
+        detail += "".join(f"; {text}" for text in (m.last_error, m.note) if text)
+        entries.append(TimelineEntry(m.sent_at or m.queued_at or m.created_at, what, detail))
+    for event in store.contact_events(customer_id):
+        what = f"e-mail event {event.event}" + (
+            f" for {event.message_id}" if event.message_id else ""
+        )
+        entries.append(TimelineEntry(event.occurred_at, what, f"{event.value}; {event.detail}"))
+    return entries
 
 
 def import_events(
