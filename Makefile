@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@# compiled once here: with PYTHONDONTWRITEBYTECODE set, every letters process (the tests
+	@# start many) would otherwise compile the project's modules again (a stale one is ignored)
+	@$(BIN)/python -m compileall -q letters addresses tests >/dev/null
 	@touch $(STAMP)
 
 demo: install
