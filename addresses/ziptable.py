@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,16 @@ def cities_agree(city_a: str, state_a: str, city_b: str, state_b: str) -> bool:
     if state_a and state_b and state_a != state_b:
         return False
     return not _places(city_a, state_a).isdisjoint(_places(city_b, state_b))
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(zip_code: str) -> str:
+    """The IANA time zone of a ZIP (`America/Chicago`), or "" when the table has none that this
+    system knows (military ZIPs have none; the table names a few zones no database does)."""
+    info = zip_table().get(zip_code[:5])
+    zone = info.timezone if info is not None else ""
+    return zone if zone in _zone_names() else ""

@@ -278,4 +278,6 @@ class MessageSpec:
     accounts: tuple[Account, ...]
     zip5: str  # the debtor's mailing ZIP: the time zone, and the attachment's password
     attach_letter_key: str = ""  # the letter of this batch whose PDF goes attached, encrypted
+    state: str = ""  # the mailing address's state: the state notices a letter there carries
+    first_contact: bool = True  # no letter went to the debtor before
     decision: ChannelDecision | None = None

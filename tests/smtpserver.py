@@ -2,7 +2,8 @@
 throw-away certificate authority made once per session.
 
 The handler keeps every message it is given and can answer chosen recipients with a refusal
-(451, 550), hang inside DATA until released, or ask for a login.
+(451, 550), refuse every message at the end of DATA (552, 554), hang inside DATA until released,
+or ask for a login.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> reply, `451 4.7.1 ...`
     refuse_sender: str = ""  # a reply to every MAIL FROM, `553 5.7.1 ...`
+    refuse_data: str = ""  # a reply to every message's data (kept nonetheless), `554 5.6.0 ...`
     hang: bool = False  # hold every DATA until `release` is set
     in_data: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -150,7 +152,7 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        """Keep the message; hang first when asked to."""
+        """Keep the message; hang first when asked to; refuse it when set up to."""
         content = envelope.original_content  # type: ignore[attr-defined]
         rcpts = tuple(envelope.rcpt_tos)  # type: ignore[attr-defined]
         self.received.append(Received(envelope.mail_from, rcpts, content))  # type: ignore[attr-defined]
@@ -158,7 +160,7 @@ class RecordingHandler:
             self.in_data.set()
             while not self.release.is_set():
                 await asyncio.sleep(0.02)
-        return "250 2.0.0 Message accepted for delivery"
+        return self.refuse_data or "250 2.0.0 Message accepted for delivery"
 
     def contents(self) -> list[bytes]:
         """The bytes of every message received, in order."""

@@ -121,6 +121,7 @@ def test_address_or_identity_doubt_holds_the_email() -> None:
             "already_sent",
         ),
         ((point(),), {"recent": (AS_OF - timedelta(days=6),)}, "weekly_cap"),
+        ((point(),), {"recent": (AS_OF + timedelta(days=5),)}, "weekly_cap"),  # still queued
     ],
 )
 def test_each_email_gate_has_its_reason_code(
@@ -185,6 +186,8 @@ def test_a_policy_without_email_decides_no_email() -> None:
         ("replied", "Stop. Please.", "opted_out"),
         ("replied", "ALTO", "opted_out"),
         ("replied", "I will pay on Friday", ""),
+        ("replied", "Please STOP, thank you\nRe: A message from us", "opted_out"),
+        ("replied", "I want to opt out", "opted_out"),
         ("bounced", "550 5.1.1 no such user", "bounced"),
         ("bounced", "soft: mailbox full", ""),
         ("delivered", "", ""),
@@ -219,3 +222,15 @@ def test_a_stage_with_an_unknown_channel_is_refused() -> None:
     text = (ROOT / "examples" / "policy-multichannel.toml").read_text(encoding="utf-8")
     with pytest.raises(UsageError, match="channels"):
         parse_policy(text.replace('channels = ["email"]', 'channels = ["sms"]'), "policy.toml")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        chosen("10 Downing St", "", "London", "", "SW1A 2AA", "GB"),  # foreign
+        chosen("Unit 2050 Box 4190", "", "APO", "AP", "96278"),  # military: no zone
+    ],
+)
+def test_no_email_where_the_debtors_local_time_is_unknown(where: AddressChoice) -> None:
+    outcome = decide([account(**NOTICE)], point(), choice=where)
+    assert email_code(outcome) == ("suppressed", "no_time_zone")

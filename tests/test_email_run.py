@@ -33,6 +33,15 @@ NOTICE = (AS_OF - timedelta(days=50)).isoformat()  # e-mail and letter
 REMINDER = (AS_OF - timedelta(days=10)).isoformat()  # e-mail only
 
 
+def _statuses(out: Path) -> dict[str, tuple[str, str]]:
+    """Each debtor's message status and why, from the state."""
+    store = open_store(out / "letters.db")
+    try:
+        return {m.customer_id: (m.status, m.last_error) for m in store.messages()}
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def inputs(
     tmp_path: Path, write_accounts: WriteCsv, write_sources: WriteCsv
@@ -168,10 +177,24 @@ def test_a_gate_the_next_night_cancels_an_email_still_queued(
     )
     run_in_process(ceased, [sources], out, policy=MULTI, contacts=contacts,
                    as_of=AS_OF + timedelta(days=1))  # fmt: skip
-    store = open_store(out / "letters.db")
-    try:
-        status = {m.customer_id: (m.status, m.last_error) for m in store.messages()}
-    finally:
-        store.close()
+    status = _statuses(out)
     assert status["C1"][0] == "cancelled" and "cease_communication" in status["C1"][1]
     assert status["C2"] == ("queued", "")
+
+
+def test_a_debtor_gone_from_the_accounts_file_or_opted_out_in_the_contacts_file_gets_no_email(
+    tmp_path: Path, inputs: tuple[Path, Path, Path], write_accounts: WriteCsv
+) -> None:
+    accounts, sources, contacts = inputs
+    out = tmp_path / "out"
+    run_in_process(accounts, [sources], out, policy=MULTI, contacts=contacts)
+    only_c1 = write_accounts({"account_id": "A1", "customer_id": "C1", "due_date": NOTICE},
+                             name="accounts-2.csv")  # fmt: skip
+    opted = write_rows(tmp_path / "contacts-2.csv", CONTACT_COLUMNS, [
+        {"customer_id": "C1", "channel": "email", "value": "ada@example.com", "consent_basis": "consent", "opted_out_at": "2026-11-20"},
+    ])  # fmt: skip
+    run_in_process(only_c1, [sources], out, policy=MULTI, contacts=opted,
+                   as_of=AS_OF + timedelta(days=1))  # fmt: skip
+    status = _statuses(out)
+    assert status["C1"][0] == "cancelled" and "opted out" in status["C1"][1]
+    assert status["C2"][0] == "cancelled" and "not in the accounts file" in status["C2"][1]

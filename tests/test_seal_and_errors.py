@@ -330,7 +330,7 @@ def test_decide_exits_3_and_names_bad_rows_of_accounts_and_sources(
     assert result.stderr.splitlines() == [
         "rejected: accounts.csv:3: balance: not a number",
         "rejected: internal.csv:3: observed_at: not a date (YYYY-MM-DD)",
-        "2 input rows rejected (accounts and address sources)",
+        "2 input rows rejected (accounts, address sources and contacts)",
     ]
     assert "12,0O" not in result.output and "yesterday" not in result.output
 

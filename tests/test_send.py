@@ -34,7 +34,7 @@ from letters.send.window import SendWindow
 from letters.state import open_store
 from letters.state.lock import RunLock
 from letters.state.protocol import StateStore
-from letters.state.records import ContactEvent, MessageRecord
+from letters.state.records import BatchRecord, ContactEvent, MessageRecord
 from tests.helpers import start_process
 from tests.smtpserver import (
     PASSWORD,
@@ -109,13 +109,25 @@ def store(out_dir: Path) -> Iterator[StateStore]:
     opened.close()
 
 
+def batch(store: StateStore, batch_id: str = "B1", status: str = "complete") -> None:
+    """Record a batch (once) as a nightly run leaves it: `complete` (sealed), `running`, ..."""
+    if store.batch(batch_id) is None:
+        store.begin_batch(BatchRecord(batch_id, "2026-11-20", "2026-11-20T01:00:00", None,
+                                      "running", "", {}, None, None, {}))  # fmt: skip
+    if status != "running":
+        store.finish_batch(batch_id, status, "2026-11-20T01:30:00", {})
+
+
 def queue(store: StateStore, folder: Path, n: int = 1, customer: str = "C1",
-          recipient: str = ADA, window: SendWindow = WINDOW) -> MessageRecord:  # fmt: skip
-    """Write a small message (a Message-ID, no Date) and queue it as the nightly run would."""
-    message_id = f"B1-E{n:06d}"
+          recipient: str = ADA, window: SendWindow = WINDOW, batch_id: str = "B1") -> MessageRecord:  # fmt: skip
+    """Write a small message (a Message-ID, no Date) and queue it as the nightly run would, in a
+    sealed batch `B1` unless `batch_id` names another one (recorded with `batch` beforehand)."""
+    if batch_id == "B1":
+        batch(store)
+    message_id = f"{batch_id}-E{n:06d}"
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = SENDER
-    message["To"] = recipient
+    message["To"] = recipient if recipient.isascii() else ADA
     message["Subject"] = "Your account"
     message["Message-ID"] = f"<{message_id}@lakeside-cu.example>"
     message.set_content("Your account is past due.\n.\nA line that starts with a dot.\n")
@@ -123,7 +135,7 @@ def queue(store: StateStore, folder: Path, n: int = 1, customer: str = "C1",
     eml_path = folder / f"{message_id}.eml"
     eml_path.write_bytes(data)
     record = MessageRecord(
-        message_id, f"{customer}|notice|{n}|email", "B1", customer, "email", "notice", "notice",
+        message_id, f"{customer}|notice|{batch_id}.{n}|email", batch_id, customer, "email", "notice", "notice",
         recipient, f"<{message_id}@lakeside-cu.example>", "ignored", window.to_json(),
         created_at="2026-11-20T01:00:00",
     )  # fmt: skip
@@ -287,6 +299,156 @@ def test_a_5xx_fails_and_records_a_bounce(
     assert (bounce.event, bounce.value, bounce.message_id) == ("bounced", ADA, first.message_id)
     assert bounce.detail == "550 5.1.1 <address>: mailbox unavailable"
     no_address_in(report)
+
+
+BO = "bo@example.org"
+
+
+@pytest.mark.parametrize(
+    ("reply", "bounce"),
+    [
+        ("550 No such user here", True),  # no enhanced code: 550, 551 and 553 are the address's
+        ("551 User not local", True),
+        ("553 5.1.3 Bad recipient address syntax", True),
+        ("550 5.2.1 Mailbox disabled", False),  # other enhanced codes say nothing of the address
+        ("552 5.2.2 Mailbox full", False),
+        ("554 Transaction failed", False),
+    ],
+)
+def test_a_5xx_at_rcpt_is_a_hard_bounce_only_when_about_the_address(
+    store: StateStore, tmp_path: Path, server: str, handler: RecordingHandler,
+    config: EmailConfig, reply: str, bounce: bool,
+) -> None:  # fmt: skip
+    record, other = queue(store, tmp_path, 1), queue(store, tmp_path, 2, "C2", BO)
+    handler.refuse[ADA] = reply
+    report = send_now(store, transport_for(server, config))
+    assert (report.failed, report.sent, report.failure) == (1, 1, "")
+    assert status(store, record.message_id) == "failed"
+    assert [e.event for e in store.contact_events("C1")] == (["bounced"] if bounce else [])
+    what = "the address was refused" if bounce else "refused by the server"
+    assert report.problems == [f"{record.message_id}: failed, {what}: {reply}"]
+    assert status(store, other.message_id) == "sent"
+
+
+@pytest.mark.parametrize(
+    "reply", ["554 5.6.0 Message content rejected", "552 5.3.4 Message too big", "554 No thanks"]
+)
+def test_a_5xx_at_data_fails_the_message_without_a_bounce(
+    store: StateStore, tmp_path: Path, server: str, handler: RecordingHandler,
+    config: EmailConfig, reply: str,
+) -> None:  # fmt: skip
+    first, second = queue(store, tmp_path, 1), queue(store, tmp_path, 2)  # both to Ada
+    handler.refuse_data = reply
+    report = send_now(store, transport_for(server, config))
+    assert (report.failed, report.cancelled, report.failure) == (2, 0, "")
+    assert [status(store, r.message_id) for r in (first, second)] == ["failed", "failed"]
+    assert store.contact_events("C1") == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "at_data"),
+    [
+        ("550 5.7.1 Relaying denied", False),
+        ("554 5.7.1 Relay access denied", False),
+        ("530 5.7.0 Authentication required", False),
+        ("530 Authentication required", False),
+        ("550 5.7.26 Unauthenticated mail from your domain is not accepted", True),
+    ],
+)
+def test_a_refusal_about_us_stops_the_send_with_everything_queued(
+    store: StateStore, tmp_path: Path, server: str, handler: RecordingHandler,
+    config: EmailConfig, reply: str, at_data: bool,
+) -> None:  # fmt: skip
+    first, second = queue(store, tmp_path, 1), queue(store, tmp_path, 2, "C2", BO)
+    later = queue(store, tmp_path, 3, window=replace(WINDOW, first_day=date(2026, 11, 21)))
+    if at_data:
+        handler.refuse_data = reply
+    else:
+        handler.refuse[ADA] = handler.refuse[BO] = reply
+    report = send_now(store, transport_for(server, config))
+    assert report.failure.endswith(f"the server refuses us, not the address: {reply}")
+    assert (report.sent, report.failed, report.not_reached, report.waiting) == (0, 0, 2, 1)
+    assert [status(store, r.message_id) for r in (first, second, later)] == ["queued"] * 3
+    assert store.contact_events() == []
+
+
+def test_a_refused_relay_exits_1_with_everything_queued(
+    store: StateStore, tmp_path: Path, out_dir: Path, server: str, handler: RecordingHandler,
+    certificates: Certificates,
+) -> None:  # fmt: skip
+    record = queue(store, tmp_path)
+    handler.refuse[ADA] = "554 5.7.1 Relay access denied"
+    args = ["send", "--out", str(out_dir), "--policy", str(_policy(tmp_path, certificates)),
+            "--transport", server, "--now", "2026-11-20T14:00:00-06:00"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.FATAL, result.output
+    assert "the server refuses us, not the address: 554 5.7.1 Relay access denied" in result.output
+    assert status(store, record.message_id) == "queued" and store.contact_events() == []
+
+
+def test_an_address_smtplib_cannot_encode_fails_alone_without_a_bounce(
+    store: StateStore, tmp_path: Path, server: str, handler: RecordingHandler, config: EmailConfig
+) -> None:
+    record = queue(store, tmp_path, 1, recipient="josé@example.com")
+    other = queue(store, tmp_path, 2, "C2", BO)
+    report = send_now(store, transport_for(server, config))
+    assert (report.failed, report.delivery_unknown, report.sent, report.failure) == (1, 0, 1, "")
+    assert report.problems == [f"{record.message_id}: failed, refused by the server: the "
+                               "address is not ASCII and cannot be sent (nothing was sent)"]  # fmt: skip
+    assert status(store, record.message_id) == "failed"
+    assert status(store, other.message_id) == "sent" and store.contact_events() == []
+    assert [r.recipients for r in handler.received] == [(BO,)]
+
+
+# --- only a sealed batch's messages go ------------------------------------------------------------
+
+
+def test_only_a_sealed_batchs_messages_go(
+    store: StateStore, tmp_path: Path, server: str, handler: RecordingHandler, config: EmailConfig
+) -> None:
+    for batch_id, state in (("B2", "running"), ("B3", "interrupted"), ("B4", "failed"),
+                            ("B5", "closed")):  # fmt: skip
+        batch(store, batch_id, state)
+    sealed = queue(store, tmp_path, 1)
+    waiting = [queue(store, tmp_path, n, batch_id="B2") for n in (1, 2)]
+    waiting += [queue(store, tmp_path, 1, batch_id=b) for b in ("B3", "B4", "B9")]  # B9: unknown
+    closed = queue(store, tmp_path, 1, batch_id="B5")
+    report = send_now(store, transport_for(server, config))
+    assert (report.sent, report.waiting, report.not_reached, report.next_opening) == (2, 5, 0, None)
+    assert report.problems == [
+        "B2: its messages wait: the batch is running, not sealed",
+        "B3: its messages wait: the batch is interrupted, not sealed",
+        "B4: its messages wait: the batch is failed, not sealed",
+        "B9: its messages wait: the batch is not in the state, not sealed",
+    ]
+    assert {status(store, r.message_id) for r in (sealed, closed)} == {"sent"}
+    assert {status(store, r.message_id) for r in waiting} == {"queued"}
+    batch(store, "B2")  # the run ends: its messages go
+    assert send_now(store, transport_for(server, config)).sent == 2
+
+
+def test_an_unsealed_batchs_message_is_not_expired_or_cancelled(
+    store: StateStore, tmp_path: Path
+) -> None:
+    batch(store, "B2", "running")
+    record = queue(store, tmp_path, 1, batch_id="B2")
+    store.add_contact_event(_event("opted_out"), "2026-11-20T09:00:00")
+    report = send_now(store, transport_for(f"smtp://127.0.0.1:{free_port()}", EmailConfig()),
+                      WEEK_LATER)  # fmt: skip
+    assert (report.waiting, report.expired, report.cancelled, report.failure) == (1, 0, 0, "")
+    assert status(store, record.message_id) == "queued"
+
+
+def test_not_reached_counts_only_the_due_messages(store: StateStore, tmp_path: Path) -> None:
+    batch(store, "B2", "running")
+    due = [queue(store, tmp_path, n) for n in (1, 2)]
+    queue(store, tmp_path, 3, window=replace(WINDOW, first_day=date(2026, 11, 21)))
+    queue(store, tmp_path, 1, batch_id="B2")
+    report = send_now(store, transport_for(f"smtp://127.0.0.1:{free_port()}", EmailConfig()))
+    assert report.failure.endswith("cannot connect: Connection refused")
+    assert (report.not_reached, report.waiting, report.sent) == (2, 2, 0)
+    assert report.next_opening == datetime(2026, 11, 21, 8, 0, tzinfo=CHICAGO)
+    assert {status(store, r.message_id) for r in due} == {"queued"}
 
 
 # --- the transport cannot be used: nothing is marked --------------------------------------------

@@ -239,7 +239,7 @@ def print_rejected_rows(rejects: Sequence[Reject]) -> None:
     for reject in rejects:
         _warn(f"rejected: {reject_line(reject)}")
     if rejects:
-        _warn(f"{len(rejects)} input rows rejected (accounts and address sources)")
+        _warn(f"{len(rejects)} input rows rejected (accounts, address sources and contacts)")
 
 
 def print_preview(files: PreviewFiles) -> None:

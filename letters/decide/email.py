@@ -4,6 +4,7 @@ Every gate that stops a letter stops an e-mail: the person gates (deceased, bank
 the account gates (dispute, attorney, ...), the validation period, and doubt about the debtor's
 address or identity. Then the e-mail gates, each with its reason code (12 CFR 1006):
 
+- `no_time_zone`: the debtor's local time is unknown (a foreign or military address);
 - `stage_without_email`: the debtor's stage does not list e-mail in its `channels`;
 - `no_email_address`: no e-mail address is known for the debtor;
 - `opted_out`: the consumer opted out of e-mail to the address (1006.6(e), 1006.14(h));
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from addresses.model import AddressChoice, ChoiceStatus
+from addresses.ziptable import time_zone
 from letters.decide.steps import Step, validation_period
 from letters.intake.policy import Policy, Stage
 from letters.model import Account, ChannelDecision, ContactPoint, History, MessageSpec, Status
@@ -43,7 +45,7 @@ class ChannelFacts:
     points: tuple[ContactPoint, ...] = ()
     stopped: Mapping[str, str] = field(default_factory=dict)  # address -> opted_out / bounced
     live_keys: Mapping[str, str] = field(default_factory=dict)  # message key -> "message M"
-    recent: tuple[date, ...] = ()  # when this debtor's live e-mails were queued
+    recent: tuple[date, ...] = ()  # when each live e-mail went, or the last day it may go
 
 
 def _basis_problem(point: ContactPoint, as_of: date) -> str:
@@ -109,6 +111,7 @@ class EmailAsk:
     accounts: tuple[Account, ...]
     choice: AddressChoice
     letter_key: str  # the letter of this stage and cycle (attached when it goes this batch)
+    first_contact: bool = True
 
 
 def stopped_by(
@@ -144,6 +147,9 @@ def decide_email(
             " | ".join(choice.reasons) or code
         )
         return decision(Status.HELD, code, detail), None
+    if choice.address.is_foreign or not time_zone(choice.address.zip):
+        detail = "the debtor's local time is unknown (foreign or military address): no e-mail"
+        return decision(Status.SUPPRESSED, "no_time_zone", detail), None
     point, refusal = choose_address(facts, as_of)
     if point is None:
         assert refusal is not None
@@ -154,7 +160,7 @@ def decide_email(
     key = f"{ask.customer_id}|{stage_name}|{ask.cycle}|{EMAIL}"
     if key in facts.live_keys:
         return decision(Status.SUPPRESSED, "already_sent", facts.live_keys[key], point.value), None
-    week = [d for d in facts.recent if as_of - timedelta(days=6) <= d <= as_of]
+    week = [d for d in facts.recent if d >= as_of - timedelta(days=6)]  # queued ones: may go late
     if len(week) >= policy.email.max_per_7_days:
         detail = f"{len(week)} e-mail(s) in the last 7 days; at most {policy.email.max_per_7_days}"
         return decision(Status.SUPPRESSED, "weekly_cap", detail, point.value), None
@@ -175,6 +181,8 @@ def decide_email(
         accounts=tuple(sorted(ask.accounts, key=lambda a: a.account_id)),
         zip5=choice.address.zip[:5],
         attach_letter_key=ask.letter_key,
+        state=choice.address.state,
+        first_contact=ask.first_contact,
         decision=chosen,
     )
     return chosen, spec
@@ -202,7 +210,7 @@ def email_for_group(
         detail = f"stage {step.stage.name} reaches the debtor by letter only"
         code = "stage_without_email"
         return stopped_by(group[0].customer_id, stage_name, group, code, detail, STOP), None
-    waiting = validation_period(step, policy, policy.calendar.mail_date(as_of), history)
+    waiting = validation_period(step, policy, as_of, history)  # an e-mail may go on as_of
     if waiting:
         code = "validation_period"
         return stopped_by(group[0].customer_id, stage_name, group, code, waiting, STOP), None
@@ -214,5 +222,6 @@ def email_for_group(
         tuple(group),
         choice,
         step.key.text,
+        history.last_mail_date is None,
     )
     return decide_email(ask, policy, as_of, facts)

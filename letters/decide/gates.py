@@ -119,8 +119,8 @@ def _recipients(
                 representative.representative_name,
                 representative.representative_address,
             )
-        else:
-            target = ("debtor", account.full_name, "")
+        else:  # one group, whatever the case of the name (the names agree, casefolded)
+            target = ("debtor", eligible[0].full_name, "")
         groups.setdefault(target, []).append(account)
     return groups
 

@@ -45,12 +45,15 @@ def _clock(table: dict[str, Any], key: str, where: str, default: time) -> time:
     value = table.get(key)
     if value is None:
         return default
-    if isinstance(value, time):
+    if isinstance(value, time) and value.tzinfo is None:
         return value
     try:
-        return time.fromisoformat(str(value))
+        parsed = time.fromisoformat(str(value))
     except ValueError:
-        raise UsageError(f"{where}: {key}: not a time of day (HH:MM): {value!r}") from None
+        parsed = None
+    if parsed is None or parsed.tzinfo is not None:  # the debtor's local time: no zone of its own
+        raise UsageError(f"{where}: {key}: not a time of day (HH:MM): {value!r}")
+    return parsed
 
 
 def _text(table: dict[str, Any], key: str, where: str, default: str = "") -> str:
@@ -130,12 +133,17 @@ STOPPING_EVENTS = {"opted_out": "opted_out", "complained": "opted_out", "bounced
 STOP_WORDS = frozenset({"stop", "end", "quit", "unsubscribe", "cancel", "revoke", "alto"})
 
 
+STOP_PHRASES = ("opt out", "opt-out", "remove me", "take me off")
+
+
 def stop_kind(event: str, detail: str) -> str:
     """`opted_out` or `bounced` when an e-mail event stops the channel to its address, else ""
-    (a reply saying STOP is an opt-out; a soft bounce is not evidence against the address)."""
+    (a reply whose first line has a stop word anywhere, or asks to opt out or be removed, is an
+    opt-out: 1006.6(e) honours any reasonable way; a soft bounce is no evidence)."""
     if event == "replied":
-        words = detail.strip().casefold().split()
-        return "opted_out" if words and words[0].strip(".!") in STOP_WORDS else ""
+        first = (detail.strip().splitlines() or [""])[0].casefold()
+        words = {word.strip(".,;:!?\"'()") for word in first.split()}
+        return "opted_out" if words & STOP_WORDS or any(p in first for p in STOP_PHRASES) else ""
     if event == "bounced" and detail.strip().casefold().startswith(("soft", "4")):
         return ""
     return STOPPING_EVENTS.get(event, "")

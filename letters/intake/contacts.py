@@ -1,9 +1,14 @@
 """Contacts intake: e-mail addresses with what we know of the consumer's consent (`--contacts`).
 
 Read as strictly as the accounts file: a file that cannot be used raises `InputFileError`; each bad
-row becomes one `Reject` naming its file, line, field and reason. A reason never quotes the
-address itself (the reject's raw row holds it, in rejects.csv only), so stderr and logs stay
-free of it.
+row becomes one `Reject` naming its file, line, field and reason. A reason never quotes a cell
+(a shifted row can put an address in any column; the reject's raw row holds it, in rejects.csv
+only), so stderr and logs stay free of addresses.
+
+An address is kept lower-cased whole, local part too, so every later comparison (opt-outs,
+bounces, the send's last check) matches however a file spelled it; no debtor's mailbox tells
+`Ada` from `ada`. Addresses outside ASCII are refused for now: neither smtplib (without
+SMTPUTF8) nor our headers can carry them.
 """
 
 from __future__ import annotations
@@ -36,14 +41,15 @@ CHANNEL_SPELLINGS = {"email": "email", "e-mail": "email"}
 # out, counted from its date; without one nothing can be counted.
 DATED_BASES = frozenset({"creditor_notice"})
 UNKNOWN_CUSTOMER = "customer not in the accounts file (or all its rows there were rejected)"
+NOT_ASCII = "not an ASCII address (international addresses are not supported yet)"
 MAX_ADDRESS_CHARS = 254  # RFC 5321's path limit, less the angle brackets
 MAX_LOCAL_CHARS = 64
-# RFC 5322 `atext` (and dots between atoms); letters and digits of any script are allowed too
-# (RFC 6531). Quoted local parts are refused: no debtor's real address needs one, and their
-# commas, angle brackets and quotes are how a second recipient gets into a header.
+# RFC 5322 `atext` (and dots between atoms). Quoted local parts are refused: no debtor's real
+# address needs one, and their commas, angle brackets and quotes are how a second recipient gets
+# into a header.
 _LOCAL_SPECIALS = frozenset("!#$%&'*+-/=?^_`{|}~")
-# A host name's label: letters and digits (of any script: IDN), hyphens inside, at most 63.
-_DOMAIN_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?")
+# A host name's label: letters and digits, hyphens inside, at most 63 (an IDN as its `xn--` form).
+_DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def _bad_character(text: str) -> str:
@@ -72,8 +78,8 @@ def _domain_problem(domain: str) -> str:
 
 
 def parse_email_address(text: str, field_name: str = "value") -> str:
-    """A plausible e-mail address, its local part as given and its domain lower-cased; raise
-    `RowError` with a reason that never repeats the address."""
+    """A plausible ASCII e-mail address, lower-cased whole; raise `RowError` with a reason that
+    never repeats the address."""
     value = text.strip()
     if not value:
         raise RowError(field_name, "required but empty")
@@ -82,6 +88,9 @@ def parse_email_address(text: str, field_name: str = "value") -> str:
     bad = _bad_character(value)
     if bad:
         raise RowError(field_name, f"not an e-mail address: contains {char_name(bad)}")
+    if not value.isascii():
+        raise RowError(field_name, NOT_ASCII)
+    value = value.lower()
     signs = value.count("@")
     if signs != 1:
         count = "no @" if not signs else f"{signs} @ signs"
@@ -99,10 +108,10 @@ def parse_email_address(text: str, field_name: str = "value") -> str:
             field_name,
             "not an e-mail address: the part before the @ has a character or dot it cannot have",
         )
-    problem = _domain_problem(domain.lower())
+    problem = _domain_problem(domain)
     if problem:
         raise RowError(field_name, f"not an e-mail address: {problem}")
-    return f"{local}@{domain.lower()}"
+    return value
 
 
 def _text(values: dict[str, str], name: str, *, required: bool = False) -> str:
@@ -118,9 +127,7 @@ def _channel(values: dict[str, str]) -> str:
     text = _text(values, "channel", required=True)
     channel = CHANNEL_SPELLINGS.get(text.lower())
     if channel is None:
-        raise RowError(
-            "channel", f"channel not supported yet: {text!r} (supported: {', '.join(CHANNELS)})"
-        )
+        raise RowError("channel", f"not a supported channel ({', '.join(CHANNELS)})")
     return channel
 
 
@@ -130,14 +137,29 @@ def _basis(values: dict[str, str]) -> str:
     if basis and basis not in CONSENT_BASES:
         raise RowError(
             "consent_basis",
-            f"not a consent basis: {text!r} (one of {', '.join(CONSENT_BASES)}, or empty)",
+            f"not a consent basis ({', '.join(CONSENT_BASES[:-1])}, {CONSENT_BASES[-1]} or empty)",
         )
     return basis
 
 
+def _unquoted(exc: RowError) -> RowError:
+    # The accounts file's parsers end a reason with `: '<the cell>'`; here the cell stays out
+    return RowError(exc.field_name, exc.reason.partition(": ")[0])
+
+
 def _date(values: dict[str, str], name: str) -> date | None:
     text = _text(values, name)
-    return parse_date(text, name) if text else None
+    try:
+        return parse_date(text, name) if text else None
+    except RowError as exc:
+        raise _unquoted(exc) from None
+
+
+def _flag(values: dict[str, str], name: str) -> bool:
+    try:
+        return parse_flag(values.get(name, ""), name)
+    except RowError as exc:
+        raise _unquoted(exc) from None
 
 
 def contact_from_values(values: dict[str, str], where: str) -> ContactPoint:
@@ -159,9 +181,9 @@ def contact_from_values(values: dict[str, str], where: str) -> ContactPoint:
         value=value,
         consent_basis=basis,
         consent_date=consent_date,
-        esign_consent=parse_flag(values.get("esign_consent", ""), "esign_consent"),
+        esign_consent=_flag(values, "esign_consent"),
         opted_out_at=_date(values, "opted_out_at"),
-        is_work=parse_flag(values.get("is_work", ""), "is_work"),
+        is_work=_flag(values, "is_work"),
         where=where,
     )
 
@@ -175,11 +197,12 @@ def read_contacts(
     path: Path, known_customers: set[str] | None = None
 ) -> tuple[list[ContactPoint], list[Reject]]:
     """Read the whole contacts file: the good contact points in file order, and one `Reject` per
-    bad row. A customer not in `known_customers` (when given) and a second row for the same
-    customer and address are rejected too. A file-level problem raises `InputFileError`."""
+    bad row. A row for a customer not in `known_customers` (when given) is rejected too, unless
+    it records an opt-out: that is kept whatever tonight's accounts hold. Several rows for the
+    same customer and address are all kept (later rows win downstream; an opt-out on any of them
+    stays). A file-level problem raises `InputFileError`."""
     points: list[ContactPoint] = []
     rejects: list[Reject] = []
-    first_line: dict[tuple[str, str], int] = {}
     try:
         table = open_csv(path)
         missing = [column for column in REQUIRED_COLUMNS if column not in table.header]
@@ -190,11 +213,12 @@ def read_contacts(
                 point = contact_from_values(
                     row_values(row, table.header), f"{table.name}:{row.line}"
                 )
-                if known_customers is not None and point.customer_id not in known_customers:
+                if (
+                    known_customers is not None
+                    and point.customer_id not in known_customers
+                    and point.opted_out_at is None
+                ):
                     raise RowError("customer_id", UNKNOWN_CUSTOMER)
-                earlier = first_line.setdefault((point.customer_id, point.value), row.line)
-                if earlier != row.line:
-                    raise RowError("value", f"duplicate of line {earlier}")
             except RowError as exc:
                 key = _row_key(row.values, table.header)
                 rejects.append(

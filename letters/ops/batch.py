@@ -19,7 +19,7 @@ from letters.model import History
 from letters.ops.approval import approved_for_run, latest_approval_in
 from letters.ops.context import BatchContext, BatchResult
 from letters.ops.finish import close, finish
-from letters.ops.messages import channel_facts, queue_messages
+from letters.ops.messages import channel_facts, check_email_setup, queue_messages
 from letters.ops.produce import produce
 from letters.ops.progress import QuietReporter, Reporter
 from letters.ops.release import mail_released, merge_released, with_released
@@ -67,6 +67,7 @@ def run_batch(
     latest = latest_approval_in(db_path, store_factory)
     approval = approved_for_run(latest, policy, request.templates_dir)
     check_templates(renderer, policy, request.as_of)
+    check_email_setup(policy, request.templates_dir)
     identity = fingerprint(request)
     pool_numbers = pool_file_numbers(policy.articles)
     if request.force and not request.force_reason.strip():
@@ -138,7 +139,7 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         ctx.references = ctx.store.payment_references(plan_account_ids(plan), ctx.stamp())
         ctx.rows = merge_released(plan_rows(ctx.batch_id, plan, ctx.references), released_rows)
         produce(ctx, plan)
-        queue_messages(ctx, plan)
+        queue_messages(ctx, plan, inputs)
         finish(ctx, plan)
     except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too
         if ctx.log is None and ctx.result.status == "complete":

@@ -19,14 +19,25 @@ from pathlib import Path
 
 from letters.decide.email import ChannelFacts
 from letters.decide.plan import FactsOf, Plan
+from letters.errors import TemplateError, UsageError
 from letters.fsutil import make_private_dir, sha256_bytes, write_bytes_atomic, write_csv
 from letters.intake.channels import stop_kind
+from letters.intake.policy import Policy
 from letters.intake.request import RunRequest
 from letters.intake.sources import Inputs
 from letters.model import Account, ChannelDecision, ContactPoint, MessageSpec, Status
 from letters.ops.context import BatchContext
-from letters.render.email import MessageInputs, build_message, lint_message
-from letters.send.window import window_for
+from letters.render.email import (
+    PARTS,
+    MessageError,
+    MessageInputs,
+    build_message,
+    environment,
+    lint_message,
+)
+from letters.render.notices import notices_for
+from letters.render.sandbox import describe
+from letters.send.window import SendWindow, window_for
 from letters.state.protocol import StateStore
 from letters.state.records import ENDED_UNSENT, MessageRecord
 
@@ -56,13 +67,40 @@ def account_points(accounts: Iterable[Account], file_name: str) -> dict[str, lis
         local, at, domain = account.email.strip().rpartition("@")
         if not (local and at and "." in domain):
             continue
-        value = f"{local}@{domain.lower()}"
+        value = f"{local}@{domain}".lower()  # addresses compare lower-cased everywhere
         where = f"{file_name}:{account.line}"
         point = ContactPoint(
             account.customer_id, "email", value, "", None, False, None, False, where
         )
         found.setdefault(account.customer_id, []).append(point)
     return found
+
+
+def check_email_setup(policy: Policy, templates_dir: Path) -> None:
+    """Before a run that sends e-mail renders anything: a sender address, and every e-mail
+    template it can use present and compiling (a Spanish set is optional)."""
+    if not policy.uses_email:
+        return
+    if not (policy.email.from_address or policy.sender.email):
+        raise UsageError(f"{policy.source_name}: [email] from (or [sender] email) is required")
+    env = environment(templates_dir)
+    bases = {policy.email.template} | {
+        s.email_template for s in policy.stages if "email" in s.channels and s.email_template
+    }
+    for base in sorted(bases):
+        folder, _, name = base.rpartition("/")
+        prefix = f"{folder}/" if folder else ""
+        for language in ("", f"{policy.templates.spanish_folder}/"):
+            for part in PARTS:
+                relative = f"{prefix}{language}{name}.{part}"
+                if not (templates_dir / relative).is_file():
+                    if language:
+                        continue
+                    raise TemplateError(f"{relative}: e-mail template not found in {templates_dir}")
+                try:
+                    env.get_template(relative)
+                except Exception as exc:  # a syntax error, a refused include: one line
+                    raise TemplateError(describe(exc, templates_dir, relative)) from None
 
 
 def channel_facts(ctx: BatchContext, inputs: Inputs) -> FactsOf | None:
@@ -134,13 +172,6 @@ def facts_reader(
     run_points: dict[str, list[ContactPoint]] = {}
     for point in inputs_points:
         run_points.setdefault(point.customer_id, []).append(point)
-    batch_dates: dict[str, date] = {}
-
-    def batch_date(batch: str) -> date:
-        if batch not in batch_dates:
-            record = store.batch(batch)
-            batch_dates[batch] = date.fromisoformat(record.as_of) if record else date.min
-        return batch_dates[batch]
 
     def facts_of(customer_id: str) -> ChannelFacts:
         stopped: dict[str, str] = {}
@@ -164,10 +195,18 @@ def facts_reader(
                 m.message_key: f"message {m.message_id} in batch {m.batch_id} ({m.status})"
                 for m in live
             },
-            recent=tuple(batch_date(m.batch_id) for m in live),
+            recent=tuple(_went_or_may_go(m) for m in live),
         )
 
     return facts_of
+
+
+def _went_or_may_go(message: MessageRecord) -> date:
+    """When a live message went (its local send date, near enough), or the last day it may go:
+    what the weekly cap counts."""
+    if message.sent_at:
+        return date.fromisoformat(message.sent_at[:10])
+    return SendWindow.from_json(message.window_json).last_day
 
 
 def _row(decision: ChannelDecision, record: MessageRecord | None, attached: bool) -> list[str]:
@@ -238,18 +277,22 @@ class Queue:
         )
         return ctx.store.reserve_message(record)
 
-    def attachment(self, spec: MessageSpec) -> tuple[bytes | None, str]:
-        """The PDF of the letter this batch mailed for the same stage, when the policy attaches
-        letters; none for an e-mail-only stage or a letter held by the lint."""
+    def attaches(self, spec: MessageSpec) -> bool:
+        """True when the message carries the letter this batch mailed for the same stage (the
+        policy attaches letters; none for an e-mail-only stage or a letter the lint held)."""
         letter = self.letters.get(spec.attach_letter_key)
-        if not self.ctx.request.policy.email.encrypt or letter is None or not letter.pdf_path:
-            return None, ""
-        return (self.ctx.batch_dir / letter.pdf_path).read_bytes(), f"letter-{letter.piece_id}.pdf"
+        return (
+            self.ctx.request.policy.email.encrypt and letter is not None and bool(letter.pdf_path)
+        )
 
-    def write(self, spec: MessageSpec, record: MessageRecord) -> tuple[MessageRecord, str, bool]:
-        """Render, lint and queue a pending message; the status and reason for messages.csv."""
+    def write(self, spec: MessageSpec, record: MessageRecord) -> MessageRecord:
+        """Render, lint and queue a pending message; one that fails the lint, needs a state
+        notice the e-mail does not carry, or cannot be built is cancelled with the reason."""
         ctx = self.ctx
-        pdf, name = self.attachment(spec)
+        letter = self.letters.get(spec.attach_letter_key)
+        pdf = None
+        if self.attaches(spec) and letter is not None and letter.pdf_path:
+            pdf = (ctx.batch_dir / letter.pdf_path).read_bytes()
         inputs = MessageInputs(
             spec=spec,
             policy=ctx.request.policy,
@@ -258,53 +301,88 @@ class Queue:
             message_id=record.message_id,
             rfc_message_id=record.rfc_message_id,
             attachment_pdf=pdf,
-            attachment_name=name,
+            attachment_name=f"letter-{letter.piece_id}.pdf" if letter else "letter.pdf",
         )
-        built = build_message(inputs, ctx.request.templates_dir)
-        problems = lint_message(built, inputs)
-        if problems:
+        try:
+            built = build_message(inputs, ctx.request.templates_dir)
+            problems = [
+                *state_notice_problems(spec, ctx.request.policy),
+                *lint_message(built, inputs),
+            ]
+        except (MessageError, TemplateError) as exc:
+            built, problems = None, [f"message_error: {exc}"]
+        if problems or built is None:
             error = "; ".join(problems)
+            error = error if error.startswith("message_error") else f"message_lint: {error}"
             ctx.store.move_message(record.message_id, ("pending",), "cancelled", ctx.stamp(), error)
-            return record, f"message_lint: {error}", False
-        make_private_dir(self.folder)
-        path = self.folder / f"{record.message_id}.eml"
-        write_bytes_atomic(path, built.eml)
-        digest = sha256_bytes(built.eml)
-        ctx.store.queue_message(record.message_id, str(path.resolve()), digest, ctx.stamp())
-        queued = ctx.store.message(record.message_id)
-        assert queued is not None
-        return queued, "", built.attached
+        else:
+            make_private_dir(self.folder)
+            path = self.folder / f"{record.message_id}.eml"
+            write_bytes_atomic(path, built.eml)
+            stamp, digest = ctx.stamp(), sha256_bytes(built.eml)
+            ctx.store.queue_message(record.message_id, str(path.resolve()), digest, stamp)
+        written = ctx.store.message(record.message_id)
+        assert written is not None
+        return written
+
+
+def state_notices_for(spec: MessageSpec, policy: Policy) -> list[str]:
+    """The state notices a letter to this debtor would carry (the e-mail templates carry none)."""
+    time_barred = any(a.time_barred for a in spec.accounts)
+    creditor = spec.accounts[0].creditor
+    return notices_for(spec.state, policy.sender.kind, spec.first_contact, time_barred, creditor)
+
+
+def state_notice_problems(spec: MessageSpec, policy: Policy) -> list[str]:
+    """A message to a debtor whose letter must carry a state notice is held: it goes by mail."""
+    if state_notices_for(spec, policy):
+        return [f"state_notice: a letter to {spec.state} carries a state notice; it goes by mail"]
+    return []
 
 
 # Decisions that leave an earlier batch's queued message alone; any other (a cease, a dispute, a
-# payment, an opt-out, doubt about the address) cancels it before `letters send` can take it.
-KEEPS_QUEUED = frozenset({"message_due", "already_sent", "weekly_cap", "stage_without_email"})
+# payment, an opt-out, doubt about the address, a stage that no longer e-mails) cancels it
+# before `letters send` can take it.
+KEEPS_QUEUED = frozenset({"message_due", "already_sent", "weekly_cap"})
 
 
-def cancel_stopped(ctx: BatchContext, decisions: Sequence[ChannelDecision]) -> int:
-    """Cancel the messages earlier batches queued for debtors every one of whose e-mail
-    decisions tonight is a stop; how many were cancelled."""
+def cancel_stopped(ctx: BatchContext, decisions: Sequence[ChannelDecision], inputs: Inputs) -> int:
+    """Cancel the messages earlier batches queued that must not go now: for a debtor every one
+    of whose e-mail decisions tonight is a stop, a debtor no longer in the accounts file (paid,
+    recalled), or an address this run's contacts file marks opted out. How many it cancelled."""
     codes: dict[str, set[str]] = {}
     for decision in decisions:
         codes.setdefault(decision.customer_id, set()).add(decision.reason_code)
+    opted = {(p.customer_id, p.value) for p in inputs.contacts if p.opted_out_at is not None}
     cancelled = 0
     for message in ctx.store.messages(("queued",)):
-        found = codes.get(message.customer_id)
-        if message.batch_id == ctx.batch_id or not found or found & KEEPS_QUEUED:
+        if message.batch_id == ctx.batch_id:
             continue
-        why = f"batch {ctx.batch_id} stopped e-mail to this debtor: {', '.join(sorted(found))}"
+        found = codes.get(message.customer_id)
+        if (message.customer_id, message.recipient) in opted:
+            why = "the contacts file marks the address opted out"
+        elif found is None:
+            why = "the debtor is not in the accounts file any more"
+        elif not found & KEEPS_QUEUED:
+            why = f"e-mail to this debtor stopped: {', '.join(sorted(found))}"
+        else:
+            continue
         cancelled += ctx.store.move_message(
-            message.message_id, ("queued",), "cancelled", ctx.stamp(), why
+            message.message_id,
+            ("queued",),
+            "cancelled",
+            ctx.stamp(),
+            f"batch {ctx.batch_id}: {why}",
         )
     return cancelled
 
 
-def queue_messages(ctx: BatchContext, plan: Plan) -> None:
+def queue_messages(ctx: BatchContext, plan: Plan, inputs: Inputs) -> None:
     """Cancel what tonight's gates stop, render and queue the plan's messages, then write
     messages.csv and messages.jsonl."""
-    if not plan.channel_decisions:
+    if not ctx.request.policy.uses_email:
         return
-    cancelled = cancel_stopped(ctx, plan.channel_decisions)
+    cancelled = cancel_stopped(ctx, plan.channel_decisions, inputs)
     if cancelled:
         ctx.say(f"e-mail: {cancelled} queued from earlier batches cancelled (the state says why)")
     queue = Queue(ctx)
@@ -318,22 +396,21 @@ def queue_messages(ctx: BatchContext, plan: Plan) -> None:
             counts[decision.reason_code] += 1
             continue
         record = queue.reserve(spec)
-        attached = False
         if record.status == "pending":
-            record, problem, attached = queue.write(spec, record)
-            if problem:
-                code, _, detail = problem.partition(": ")
-                decision = ChannelDecision(
-                    decision.customer_id,
-                    decision.channel,
-                    decision.stage,
-                    Status.HELD,
-                    code,
-                    detail,
-                    decision.account_ids,
-                    decision.address,
-                )
-        rows.append(_row(decision, record, attached or queue.attachment(spec)[0] is not None))
+            record = queue.write(spec, record)
+        if record.status == "cancelled":  # held by the lint, or a message that cannot be built
+            code, _, detail = record.last_error.partition(": ")
+            decision = ChannelDecision(
+                decision.customer_id,
+                decision.channel,
+                decision.stage,
+                Status.HELD,
+                code,
+                detail,
+                decision.account_ids,
+                decision.address,
+            )
+        rows.append(_row(decision, record, queue.attaches(spec)))
         counts["queued" if decision.status is Status.GENERATED else decision.reason_code] += 1
     write_csv(ctx.batch_dir / "messages.csv", MESSAGE_COLUMNS, rows)
     write_jsonl(ctx.batch_dir / "messages.jsonl", rows)

@@ -97,7 +97,7 @@ def _address(rng: random.Random, customer: SampleCustomer, work: bool) -> str:
     first, last = words[0] or "debtor", words[-1] or "debtor"
     if work:
         return f"{first}.{last}@{rng.choice(EMPLOYERS)}.example.com"
-    if customer.email and rng.random() < 0.8:
+    if customer.email and customer.email.isascii() and rng.random() < 0.8:
         return customer.email  # the one the accounts file has: now with how it was obtained
     local = rng.choice((f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}",
                         f"{first[0]}{last}{rng.randint(1, 999)}", f"{first}_{last}"))  # fmt: skip

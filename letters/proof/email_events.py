@@ -46,15 +46,19 @@ def import_email_events(
         except RowError as exc:
             report.rejects.append(Reject(table.name, row.line, exc.field_name, exc.reason, row.raw))
             continue
-        reference = values.get("message_id", "").strip()
-        message = store.message(reference) or store.message_by_rfc_id(reference)
+        reference = values.get("message_id", "").strip().strip("<>")
+        message = (
+            store.message(reference) or store.message_by_rfc_id(f"<{reference}>")
+            if reference
+            else None
+        )
         if message is not None:
             customer, address, batch = message.customer_id, message.recipient, message.batch_id
-        else:
+        else:  # a message we do not know, or none: the row's own debtor and address
             customer = values.get("customer_id", "").strip()
-            address = values.get("address", "").strip()
+            address = values.get("address", "").strip().lower()
             batch = ""
-            if reference or not (customer and address):
+            if not (customer and address):
                 report.unknown.append(f"{where}: unknown message {reference or '(none)'}")
                 continue
         detail = values.get("detail", "").strip()

@@ -131,7 +131,7 @@ def encrypt_pdf(pdf: bytes, password: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(root_dir: Path) -> LimitedSandbox:
+def environment(root_dir: Path) -> LimitedSandbox:
     """One sandbox per templates folder; HTML escaped, plain text and subject as written."""
     return LimitedSandbox(
         loader=FolderLoader(root_dir),
@@ -250,7 +250,7 @@ def build_message(inputs: MessageInputs, templates_dir: Path) -> BuiltMessage:
     can be formed; a template that fails raises `TemplateError` naming its file and line.
     """
     root_dir = templates_dir.resolve()
-    env = _environment(root_dir)
+    env = environment(root_dir)
     names, language = template_names(inputs.spec, inputs.policy, root_dir)
     attached = _will_attach(inputs)
     context = message_context(inputs, language, attached)

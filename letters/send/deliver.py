@@ -1,5 +1,8 @@
 """`letters send`: deliver the queued messages whose window is open, each at most once.
 
+Only a sealed batch's messages go (`complete` or `closed`): a batch still running, interrupted
+or failed has no sealed messages.csv yet, so its messages wait, untouched, until it is.
+
 The caller holds the send lock (`RunLock(db, ".send-lock")`), so a message found `sending` is
 from a send that died inside its SMTP transaction: it becomes `delivery_unknown` and is never sent
 again until a person settles it (`settle_unknown`). Each queued message is moved `queued ->
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Protocol
 
 from letters.errors import UsageError
 from letters.fsutil import sha256_bytes
@@ -30,7 +34,7 @@ from letters.send.transports import (
 )
 from letters.send.window import SendWindow
 from letters.state.protocol import ChannelStore
-from letters.state.records import ContactEvent, MessageRecord
+from letters.state.records import BatchRecord, ContactEvent, MessageRecord
 
 EMAIL = "email"
 CHECK_THE_SERVER = (
@@ -38,6 +42,15 @@ CHECK_THE_SERVER = (
     " settles it as sent or to resend"
 )
 OUTCOMES = {"sent": "sent", "resend": "queued"}
+SEALED = ("complete", "closed")  # a batch's statuses once its files are sealed
+
+
+class SendStore(ChannelStore, Protocol):
+    """What a send needs of the state: the channel's part, and a message's batch."""
+
+    def batch(self, batch_id: str) -> BatchRecord | None:
+        """One batch, or None."""
+        ...
 
 
 @dataclass(slots=True)
@@ -45,15 +58,15 @@ class SendReport:
     """What one `letters send` did, by message id (never an address)."""
 
     sent: int = 0
-    waiting: int = 0  # queued, their window not open now
+    waiting: int = 0  # queued, their window not open now or their batch not sealed yet
     next_opening: datetime | None = None  # the earliest opening among the waiting
     expired: int = 0
     cancelled: int = 0
     failed: int = 0
     deferred: int = 0  # the server said try later: still queued
     delivery_unknown: int = 0  # found `sending`, or lost inside the transaction this time
-    not_reached: int = 0  # still queued: over the limit, or the transport stopped the send
-    problems: list[str] = field(default_factory=list)  # `<message id>: what happened`
+    not_reached: int = 0  # due, not attempted: over the limit, or the transport stopped the send
+    problems: list[str] = field(default_factory=list)  # `<message or batch id>: what happened`
     failure: str = ""  # why the transport stopped the send (the rest stay queued)
 
     def wait_for(self, opening: datetime | None) -> None:
@@ -134,7 +147,7 @@ class _Delivery:
 
     def __init__(
         self,
-        store: ChannelStore,
+        store: SendStore,
         transport: Transport,
         envelope_from: str,
         stack: contextlib.ExitStack,
@@ -143,12 +156,28 @@ class _Delivery:
         self.stack = stack
         self.opened = False
         self.report = SendReport()
+        self.batch_status: dict[str, str] = {}  # read once per batch and send
+
+    def sealed(self, record: MessageRecord) -> bool:
+        """Whether the message's batch is sealed; the first time a batch is not, say so."""
+        status = self.batch_status.get(record.batch_id)
+        if status is None:
+            batch = self.store.batch(record.batch_id)
+            status = batch.status if batch is not None else "not in the state"
+            self.batch_status[record.batch_id] = status
+            if status not in SEALED:
+                self.report.problems.append(
+                    f"{record.batch_id}: its messages wait: the batch is {status}, not sealed"
+                )
+        return status in SEALED
 
     def consider(self, record: MessageRecord, now: datetime) -> bool:
         """Settle a queued message without sending, or return True when it is to go now."""
         window = SendWindow.from_json(record.window_json)
         report, at = self.report, _stamp(now)
-        if window.expired(now):
+        if not self.sealed(record):
+            report.wait_for(None)
+        elif window.expired(now):
             why = f"its send window ended ({window.describe()})"
             self.store.move_message(record.message_id, ("queued",), "expired", at, why)
             report.expired += 1
@@ -162,6 +191,17 @@ class _Delivery:
         else:
             return True
         return False
+
+    def count_after_stop(self, record: MessageRecord, now: datetime) -> None:
+        """Count a message the stopped send leaves queued, changing nothing: due (not reached)
+        or waiting; one whose window ended is left for the next send to expire."""
+        window = SendWindow.from_json(record.window_json)
+        if not self.sealed(record):
+            self.report.wait_for(None)
+        elif window.is_open(now):
+            self.report.not_reached += 1
+        elif not window.expired(now):
+            self.report.wait_for(window.next_open(now))
 
     def deliver(self, record: MessageRecord, now: datetime) -> None:
         """Send one due message: `queued -> sending` committed first, then the transaction."""
@@ -187,8 +227,11 @@ class _Delivery:
             self._back(message_id, "queued", at, str(exc), "deferred, still queued")
             report.deferred += 1
         except PermanentError as exc:
-            self._back(message_id, "failed", at, str(exc), "failed, refused by the server")
             report.failed += 1
+            if not exc.about_recipient:  # about the message or the server: the address stays
+                self._back(message_id, "failed", at, str(exc), "failed, refused by the server")
+                return
+            self._back(message_id, "failed", at, str(exc), "failed, the address was refused")
             event = ContactEvent(
                 record.customer_id, EMAIL, record.recipient, "bounced", at, message_id, str(exc)
             )
@@ -220,27 +263,31 @@ class _Delivery:
 
 
 def deliver_due(
-    store: ChannelStore,
+    store: SendStore,
     transport: Transport,
     now: Callable[[], datetime],
     envelope_from: str,
     limit: int | None = None,
 ) -> SendReport:
-    """Send every queued message whose window is open (at most `limit`), in id order.
+    """Send every queued message of a sealed batch whose window is open (at most `limit`), in
+    id order.
 
     `now` is the clock (aware datetimes), read for each message so a long send never goes past
     a window's end. Expired windows expire, opt-outs and bounces cancel, changed files fail; a
-    transport that fails stops the send with the rest still queued (`report.failure`). The
-    caller holds the send lock; `KeyboardInterrupt` is re-raised once the state is recorded.
+    transport that fails stops the send with the rest still queued (`report.failure`), the due
+    ones counted not reached. The caller holds the send lock; `KeyboardInterrupt` is re-raised
+    once the state is recorded.
     """
     with contextlib.ExitStack() as stack:
         delivery = _Delivery(store, transport, envelope_from, stack)
         report = delivery.report
         mark_unfinished(store, _stamp(_aware(now())), report)
-        queued = store.messages(("queued",))
-        attempts = 0
-        for index, record in enumerate(queued):
+        attempts, stopped = 0, False
+        for record in store.messages(("queued",)):
             moment = _aware(now())
+            if stopped:
+                delivery.count_after_stop(record, moment)
+                continue
             if not delivery.consider(record, moment):
                 continue
             if limit is not None and attempts >= limit:
@@ -250,9 +297,7 @@ def deliver_due(
             try:
                 delivery.deliver(record, moment)
             except _Stop as stop:
-                report.failure = str(stop)
-                report.not_reached += len(queued) - index - 1
-                break
+                report.failure, stopped = str(stop) or "the transport stopped the send", True
     return report
 
 

@@ -4,9 +4,15 @@ local mail system that picks it up).
 A transport sorts every failure by what it means for the message:
 
 - `TransportError`: nothing was sent (no connection, no TLS, login refused, the envelope
-  sender refused, the connection gone before the message's data): it may be tried again as it is;
+  sender refused, the connection gone before the message's data, or a refusal that is about us,
+  not the message: relaying denied or a login wanted, 530 or an enhanced code 5.7.x, at any
+  step): it may be tried again as it is, and every other message would fare the same;
 - `TransientError`: the server said "try again later" (4xx): nothing was delivered;
-- `PermanentError`: the server refused the message for good (5xx): nothing was delivered;
+- `PermanentError`: the server refused the message for good (5xx): nothing was delivered. Its
+  `about_recipient` says the refusal was about the address (a hard bounce): at RCPT TO, with an
+  enhanced code 5.1.x, or 550, 551 or 553 without one. Anything else (552 or 554 at DATA, other
+  enhanced codes, an address smtplib cannot encode) fails the message and says nothing of the
+  address;
 - `UnknownOutcome`: the connection died or timed out after the message's data began: it may or
   may not have been delivered, and it must never be sent again without a person checking.
 
@@ -33,6 +39,9 @@ from letters.intake.channels import EmailConfig
 DEFAULT_TIMEOUT = 60.0  # seconds for each step of the SMTP conversation
 CRLF = re.compile(rb"(?<!\r)\n")  # SMTP lines end in CRLF; bytes go as they are
 ADDRESS = re.compile(r"<?[^\s<>@\"',;:()\[\]]+@[^\s<>@\"',;:()\[\]]+>?")
+ENHANCED = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")  # RFC 3463: class.subject.detail
+RECIPIENT_CODES = frozenset({550, 551, 553})  # at RCPT, without an enhanced code
+NOT_ASCII = "the address is not ASCII and cannot be sent (nothing was sent)"
 
 
 class TransportError(LettersError):
@@ -46,7 +55,12 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    """The server refused the message for good (5xx); the message was not delivered."""
+    """The server refused the message for good (5xx); the message was not delivered.
+    `about_recipient`: the refusal was about the address (a hard bounce to record)."""
+
+    def __init__(self, text: str, about_recipient: bool = False) -> None:
+        super().__init__(text)
+        self.about_recipient = about_recipient
 
 
 class UnknownOutcome(Exception):
@@ -64,10 +78,21 @@ def reply_text(code: int, message: bytes | str) -> str:
     return scrub(f"{code} {words}")
 
 
-def refusal(code: int, message: bytes | str) -> Exception:
-    """The error a refusal earns: 4xx transient, 5xx (and anything odd) permanent."""
+def refusal(code: int, message: bytes | str, at_rcpt: bool = False, name: str = "") -> Exception:
+    """The error a refusal earns: 4xx transient; 530 or 5.7.x (relaying, a login: about us) a
+    `TransportError`; other 5xx (and anything odd) permanent, about the recipient only at RCPT
+    with 5.1.x (or 550/551/553 without an enhanced code)."""
     text = reply_text(code, message)
-    return TransientError(text) if 400 <= code < 500 else PermanentError(text)
+    if 400 <= code < 500:
+        return TransientError(text)
+    words = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    enhanced = ENHANCED.match(words)
+    subject = enhanced.group(1) if enhanced else ""
+    if code == 530 or subject == "7":
+        prefix = f"{name}: " if name else ""
+        return TransportError(f"{prefix}the server refuses us, not the address: {text}")
+    about = at_rcpt and (subject == "1" if enhanced else code in RECIPIENT_CODES)
+    return PermanentError(text, about_recipient=about)
 
 
 class Transport(Protocol):
@@ -211,21 +236,28 @@ class SmtpTransport(_Opened):
             raise TransportError(f"{self.name}: not connected")
         in_data = False
         try:
-            code, reply = smtp.mail(envelope_from)
+            try:
+                code, reply = smtp.mail(envelope_from)
+            except UnicodeEncodeError:  # raised before a byte went: ours, every message's
+                raise TransportError(f"{self.name}: the envelope sender is not ASCII") from None
             if code != 250:
                 self._reset(smtp)
                 raise TransportError(
                     f"{self.name}: the envelope sender was refused: {reply_text(code, reply)}"
                 )
-            code, reply = smtp.rcpt(recipient)
+            try:
+                code, reply = smtp.rcpt(recipient)
+            except UnicodeEncodeError:  # raised before a byte of RCPT went: this message only
+                self._reset(smtp)
+                raise PermanentError(NOT_ASCII) from None
             if code not in (250, 251):
                 self._reset(smtp)
-                raise refusal(code, reply)
+                raise refusal(code, reply, at_rcpt=True, name=self.name)
             in_data = True
             code, reply = smtp.data(CRLF.sub(b"\r\n", message))
         except smtplib.SMTPDataError as exc:  # DATA itself refused: no data was sent
             self._reset(smtp)
-            raise refusal(exc.smtp_code, exc.smtp_error) from None
+            raise refusal(exc.smtp_code, exc.smtp_error, name=self.name) from None
         except (OSError, smtplib.SMTPException) as exc:
             self._smtp = None
             smtp.close()
@@ -235,7 +267,7 @@ class SmtpTransport(_Opened):
                 ) from None
             raise TransportError(f"{self.name}: connection lost: {_why(exc)}") from None
         if code != 250:
-            raise refusal(code, reply)
+            raise refusal(code, reply, name=self.name)
 
     @staticmethod
     def _reset(smtp: smtplib.SMTP) -> None:

@@ -2,7 +2,7 @@
 
 12 CFR 1006.6(b)(1)(i): before 8 a.m. or after 9 p.m. at the consumer's location is inconvenient,
 and an e-mail counts when it is sent. The zone comes from the mailing ZIP (the ZIP table carries
-one); where it is unknown, the window is the hours convenient in every US zone at once.
+one); the run queues nothing for a debtor whose zone is unknown.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from addresses.ziptable import zip_table
+from addresses.ziptable import time_zone
 from letters.intake.calendar import MailCalendar
 from letters.intake.channels import EmailConfig
 
@@ -102,9 +102,10 @@ class SendWindow:
 
 
 def zones_for(zip5: str) -> tuple[str, ...]:
-    """The debtor's time zone from the mailing ZIP; every US zone when it is unknown."""
-    info = zip_table().get(zip5[:5])
-    return (info.timezone,) if info is not None and info.timezone else ALL_US_ZONES
+    """The debtor's time zone from the mailing ZIP; every US zone when it is unknown (the run
+    queues no message for such a debtor: `no_time_zone`; this is the careful fallback)."""
+    zone = time_zone(zip5)
+    return (zone,) if zone else ALL_US_ZONES
 
 
 def window_for(
