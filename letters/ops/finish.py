@@ -6,9 +6,11 @@ the next run resumes and seals.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -114,22 +116,32 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
     mail_date = policy.calendar.mail_date(request.as_of).isoformat()
     helpers = _helpers(ctx)
     try:
-        printing = helpers.submit(
-            write_print_file,
-            batch_dir,
-            print_pieces(rows),
-            split_by_pages=policy.output.split_print_file_by_pages,
+        # a stop while a helper process starts would leave it half started (printing a
+        # traceback once its parent's pipe closes): the stop waits until both have started
+        held: AbstractContextManager[list[int]] = (
+            contextlib.nullcontext([])  # the inline one runs the work itself: never held
+            if isinstance(helpers, InlineExecutor)
+            else signals_held()
         )
-        lines = book_lines(rows, policy)
-        booking = helpers.submit(
-            write_book_apart,
-            batch_dir,
-            ctx.batch_id,
-            lines,
-            policy,
-            request.templates_dir,
-            mail_date,
-        )
+        with held as caught:
+            printing = helpers.submit(
+                write_print_file,
+                batch_dir,
+                print_pieces(rows),
+                split_by_pages=policy.output.split_print_file_by_pages,
+            )
+            lines = book_lines(rows, policy)
+            booking = helpers.submit(
+                write_book_apart,
+                batch_dir,
+                ctx.batch_id,
+                lines,
+                policy,
+                request.templates_dir,
+                mail_date,
+            )
+        if caught:
+            raise KeyboardInterrupt
         book = booking.result()  # an error in either is raised here
         printing.result()
     except BaseException:
