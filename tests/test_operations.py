@@ -167,7 +167,7 @@ def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
     finally:
         first.send_signal(signal.SIGCONT)
         first.send_signal(signal.SIGTERM)  # its own end is another test's
-    first.communicate(timeout=300)
+    _, first_stderr = first.communicate(timeout=300)
     (batch_dir,) = batch_dirs(tmp_path)
     assert second.returncode == ExitCode.LOCKED
     assert f"another run holds the lock on letters.db.lock: batch {batch_dir.name}" in second.stderr
@@ -175,7 +175,7 @@ def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
         f"Error: another run holds the lock on letters.db.lock: batch {batch_dir.name} "
         f"(pid {first.pid} on {socket.gethostname()})"
     ]
-    assert first.returncode == ExitCode.INTERRUPTED
+    assert first.returncode == ExitCode.INTERRUPTED, first_stderr  # once 1 in CI, not reproduced
 
 
 def test_sigterm_interrupts_cleanly_and_resume_finishes(
