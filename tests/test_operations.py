@@ -118,6 +118,17 @@ def _assert_batch_intact(out_dir: Path, batch_dir: Path) -> dict[str, set[tuple[
     return pieces
 
 
+def _outcomes(*out_dirs: Path) -> list[dict[tuple[str, str], str]]:
+    """Each run's account outcomes (status and reason) where the runs differ."""
+    runs = [
+        {(r["customer_id"], r["account_id"]): f"{r['status']} {r['reason_code']}: {r['reason_detail']}"
+         for r in manifest(only_batch(out))}
+        for out in out_dirs
+    ]  # fmt: skip
+    differ = {key for key in set().union(*runs) if len({run.get(key) for run in runs}) > 1}
+    return [{key: run.get(key, "") for key in sorted(differ)} for run in runs]
+
+
 # --- real processes: kill -9, the lock, SIGTERM, a terminal or none -------------------------
 
 
@@ -150,7 +161,9 @@ def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
     assert f"batch {batch_dir.name} resumed (as of {AS_OF})" in reporter.lines
     assert batch_dirs(out_dir) == [batch_dir]
     pieces = _assert_batch_intact(out_dir, batch_dir)
-    assert sorted(map(sorted, pieces.values())) == sorted(map(sorted, expected.values()))
+    assert sorted(map(sorted, pieces.values())) == sorted(map(sorted, expected.values())), (
+        _outcomes(tmp_path / "reference", out_dir)  # seen twice on fresh clones: which and why
+    )
     summary = json.loads((batch_dir / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["resumed"] is True
     assert 0 < summary["letters_rendered_this_run"] < summary["letters"]
