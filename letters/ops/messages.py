@@ -121,14 +121,7 @@ def dry_run_facts(request: RunRequest, inputs: Inputs, store: StateStore | None)
     if not request.policy.uses_email:
         return None
     from_accounts = account_points(inputs.accounts, request.accounts_path.name)
-    if store is not None:
-        return facts_reader(store, inputs.contacts, "", from_accounts)
-    run_points: dict[str, list[ContactPoint]] = {}
-    for point in inputs.contacts:
-        run_points.setdefault(point.customer_id, []).append(point)
-    return lambda customer: ChannelFacts(
-        points=(*from_accounts.get(customer, ()), *run_points.get(customer, ()))
-    )
+    return facts_reader(store, inputs.contacts, "", from_accounts)
 
 
 CHANNEL_COLUMNS = (
@@ -161,19 +154,23 @@ def channel_rows(decisions: Iterable[ChannelDecision]) -> list[list[str]]:
 
 
 def facts_reader(
-    store: StateStore,
+    store: StateStore | None,
     inputs_points: Sequence[ContactPoint],
     batch_id: str,
     from_accounts: dict[str, list[ContactPoint]],
 ) -> FactsOf:
     """A debtor's e-mail facts: contact points (the accounts file's first, then the state's,
     then this run's contacts file: later rows win, an opt-out stays), what stopped an address,
-    and the messages already live in other batches."""
+    and the messages already live in other batches. Without a state (a dry run with none), the
+    files' contact points alone."""
     run_points: dict[str, list[ContactPoint]] = {}
     for point in inputs_points:
         run_points.setdefault(point.customer_id, []).append(point)
 
     def facts_of(customer_id: str) -> ChannelFacts:
+        if store is None:
+            files = (*from_accounts.get(customer_id, ()), *run_points.get(customer_id, ()))
+            return ChannelFacts(points=files)
         stopped: dict[str, str] = {}
         for event in store.contact_events(customer_id):
             kind = stop_kind(event.event, event.detail)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 from letters.model import ContactPoint
 from letters.state.base import SqliteBase
@@ -28,9 +29,13 @@ POINT_COLUMNS = (
 EVENT_COLUMNS = "customer_id, channel, value, event, occurred_at, message_id, detail"
 
 
+MESSAGE_FIELDS = tuple(name.strip() for name in MESSAGE_COLUMNS.split(","))
+
+
 def _message(row: Sequence[object]) -> MessageRecord:
-    values = [str(v) for v in row]
-    return MessageRecord(*values[:13], int(values[13]), *values[14:])  # type: ignore[call-arg,arg-type]
+    values: dict[str, Any] = {k: str(v) for k, v in zip(MESSAGE_FIELDS, row, strict=True)}
+    values["attempts"] = int(values["attempts"])
+    return MessageRecord(**values)
 
 
 def _point(row: Sequence[object]) -> ContactPoint:
