@@ -7,8 +7,9 @@ DEMO_OUT ?= demo-out
 DEMO_AS_OF := 2026-11-20
 # Debian packages WeasyPrint needs; libharfbuzz-subset0 makes PDF font subsetting ~10x faster.
 # chromium: the review page's tests drive Debian's browser with Playwright (never its own download).
+# postgresql: the tests start a real server of their own for the PostgreSQL state.
 DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
-  chromium
+  chromium postgresql
 
 .PHONY: install deps demo test lint typecheck unit bench clean
 

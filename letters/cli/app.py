@@ -63,7 +63,9 @@ addresses_app = _group(
     "addresses", "Standardize, merge, score and choose addresses from several sources."
 )
 state_app = _group(
-    "state", "Look after the state database: rebuild it from the sealed batch folders."
+    "state",
+    "Look after the state database: rebuild it from the sealed batch folders, or move it"
+    " into PostgreSQL.",
 )
 templates_app = _group("templates", "Proof and approve the letter templates before they go out.")
 review_app = _group(
@@ -87,6 +89,7 @@ addresses_app.command()(addresses.resolve)
 addresses_app.command()(addresses.explain)
 addresses_app.command()(addresses.dedupe)
 state_app.command()(state.rebuild)
+state_app.command()(state.migrate)
 templates_app.command()(templates.proof)
 templates_app.command()(templates.approve)
 templates_app.command()(templates.status)

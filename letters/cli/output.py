@@ -39,6 +39,7 @@ from letters.proof.events import ReconcileReport
 from letters.proof.manifest import ManifestRow
 from letters.proof.seal import VerifyReport
 from letters.render.preview import PreviewFiles
+from letters.state import shown
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -305,7 +306,7 @@ def print_batches(listing: BatchListing) -> None:
     """The batches in a state, newest first."""
     columns = ("batch", "as of", "started", "finished", "status", "letters", "outcomes")
     _rows(
-        f"Batches in {listing.db_path}",
+        f"Batches in {shown(listing.db_path)}",
         columns,
         (
             (b.batch_id, b.as_of, b.started_at, b.finished_at or "-", b.status,

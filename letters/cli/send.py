@@ -19,8 +19,7 @@ from letters.intake.policy import Policy, load_policy
 from letters.ops.status import existing_db_path
 from letters.send.deliver import SendReport, deliver_due, settle_unknown
 from letters.send.transports import TransportError, transport_for
-from letters.state import opened_store
-from letters.state.lock import RunLock
+from letters.state import opened_store, run_lock
 
 SEND_LOCK = ".send-lock"
 TransportOption = Annotated[
@@ -64,7 +63,7 @@ def _clock(value: str | None) -> Callable[[], datetime]:
 @contextlib.contextmanager
 def _send_lock(db_path: Path) -> Iterator[None]:
     """The send lock, with SIGTERM stopping the send like Ctrl-C (exit 5)."""
-    lock = RunLock(db_path, SEND_LOCK)
+    lock = run_lock(db_path, SEND_LOCK)
     lock.acquire("send")
     try:
         with sigterm_interrupts("interrupted; the messages not sent stay queued"):

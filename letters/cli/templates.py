@@ -24,6 +24,7 @@ from letters.ops.approval import (
 )
 from letters.render.proofbook import ProofReport
 from letters.render.renderer import default_templates_dir
+from letters.state import shown
 
 ProofOutOption = Annotated[Path, typer.Option("--out", help="The proof PDF to write.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who approves the templates (recorded).")]
@@ -94,7 +95,7 @@ def _print_proof(report: ProofReport) -> None:
 def _print_status(found: ApprovalStatus) -> None:
     approval = found.approval
     if approval is None:
-        typer.echo(f"{found.db_path}: no template approval on record")
+        typer.echo(f"{shown(found.db_path)}: no template approval on record")
     else:
         note = f": {approval.note}" if approval.note else ""
         typer.echo(

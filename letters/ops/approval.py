@@ -22,7 +22,7 @@ from letters.intake.policy import Policy
 from letters.render.check import check_templates
 from letters.render.proofbook import ProofReport, write_proof
 from letters.render.renderer import Renderer
-from letters.state import db_path_for, open_store
+from letters.state import db_path_for, open_store, state_exists
 from letters.state.approvals import ApprovalRecord
 from letters.state.protocol import StateStore
 
@@ -114,7 +114,7 @@ def latest_approval_in(
     db_path: Path, store_factory: Callable[[Path], StateStore] = open_store
 ) -> ApprovalRecord | None:
     """The newest approval in the state at `db_path`; None (and no database made) without one."""
-    if not db_path.exists():
+    if not state_exists(db_path):
         return None
     store = store_factory(db_path)
     try:

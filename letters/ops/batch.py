@@ -33,8 +33,7 @@ from letters.render.check import check_templates
 from letters.render.renderer import Renderer
 from letters.review.evidence import with_review_evidence
 from letters.review.queue import accounts_by_customer, record_held
-from letters.state import db_path_for, open_store
-from letters.state.lock import RunLock
+from letters.state import db_path_for, open_store, run_lock, shown
 from letters.state.protocol import StateStore
 from letters.state.records import HeldLetter
 
@@ -76,7 +75,7 @@ def run_batch(
     try:
         for piece_id in request.force:
             if store.letter_by_piece(piece_id) is None:
-                raise UsageError(f"--force: no piece {piece_id!r} in {db_path}")
+                raise UsageError(f"--force: no piece {piece_id!r} in {shown(db_path)}")
         ctx = BatchContext(
             request,
             reporter or QuietReporter(),
@@ -88,7 +87,7 @@ def run_batch(
             in_process_helpers=in_process_helpers,
             approval=approval,
         )
-        lock = RunLock(db_path)
+        lock = run_lock(db_path)
         lock.acquire("starting")
         try:
             start(ctx, len(inputs.rejects))

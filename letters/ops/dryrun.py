@@ -23,7 +23,7 @@ from letters.proof.rows import (
 )
 from letters.render.renderer import Renderer
 from letters.review.evidence import with_review_evidence
-from letters.state import configured_db_path, open_store
+from letters.state import configured_db_path, open_store, state_exists
 from letters.state.protocol import StateStore
 
 ReferencesOf = Callable[[Iterable[str]], Mapping[str, str]]
@@ -73,7 +73,7 @@ def earlier_state(db: Path | None) -> Path | None:
     as if nothing had been sent before.
     """
     db_path = configured_db_path(db)
-    return db_path if db_path is not None and db_path.is_file() else None
+    return db_path if db_path is not None and state_exists(db_path) else None
 
 
 def decide_accounts(request: RunRequest, db: Path | None, out_path: Path) -> DryRun:

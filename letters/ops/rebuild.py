@@ -21,8 +21,7 @@ from letters.errors import ExitCode, LettersError
 from letters.ops.recover import sealed_batch_dirs
 from letters.proof.archive import LETTERS_FILE, read_letter_records
 from letters.proof.seal import SEAL_NAME, signing_key, verify_batch
-from letters.state import db_path_for, open_store
-from letters.state.lock import RunLock
+from letters.state import db_path_for, open_store, run_lock
 from letters.state.records import ArchivedLetter, BatchRecord, LetterDetails, LetterRecord
 
 UNKNOWN_CYCLE = "unknown"
@@ -63,7 +62,7 @@ def rebuild_state(out_dir: Path, db: Path | None, key_path: Path | None) -> Rebu
             "seal does not verify, nothing rebuilt: " + "; ".join(failed) + " (see letters verify)"
         )
     db_path = db_path_for(db, out_dir)
-    lock = RunLock(db_path)
+    lock = run_lock(db_path)
     lock.acquire("rebuilding the state")
     try:
         return _restore_all(dirs, db_path)

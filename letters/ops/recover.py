@@ -24,6 +24,7 @@ from letters.proof.mailbook import ACCOUNTABLE, write_mailing_book
 from letters.proof.manifest import ManifestRow, write_manifest, write_manifest_jsonl, write_summary
 from letters.proof.printfile import print_pieces, write_print_file
 from letters.proof.seal import SEAL_NAME, TEMPORARY_PREFIX, signing_key, write_seal
+from letters.state import shown
 from letters.state.records import ArchivedLetter, BatchRecord
 
 UNFINISHED = ("running", "interrupted", "failed")
@@ -73,7 +74,7 @@ def refuse_unknown_batches(ctx: BatchContext) -> None:
     if unknown:
         out_dir = ctx.request.out_dir
         raise UnknownBatches(
-            f"{ctx.db_path}: the state does not know the sealed batches in {out_dir}: "
+            f"{shown(ctx.db_path)}: the state does not know the sealed batches in {out_dir}: "
             f"{', '.join(unknown)}; rebuild it first: letters state rebuild --out {out_dir}"
         )
 

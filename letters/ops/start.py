@@ -17,6 +17,7 @@ from letters.ops.approval import approval_summary
 from letters.ops.context import BatchContext, BatchLog, BatchResult
 from letters.ops.recover import close_unfinished, refuse_unknown_batches
 from letters.proof.manifest import write_summary
+from letters.state import shown
 from letters.state.records import BatchRecord
 
 
@@ -52,7 +53,7 @@ def choose_batch(ctx: BatchContext) -> tuple[str, bool]:
     if request.resume:
         record = store.batch(request.resume)
         if record is None:
-            raise UsageError(f"--resume: no batch {request.resume!r} in {ctx.db_path}")
+            raise UsageError(f"--resume: no batch {request.resume!r} in {shown(ctx.db_path)}")
         if record.status in ("complete", "closed"):
             raise UsageError(f"--resume: batch {record.batch_id} is already {record.status}")
         if record.request != ctx.identity:

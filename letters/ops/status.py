@@ -15,7 +15,7 @@ from pathlib import Path
 from letters.errors import UsageError, not_a_file
 from letters.proof.events import ReconcileReport
 from letters.proof.reconcile import reconcile
-from letters.state import db_path_for, opened_store
+from letters.state import db_path_for, opened_store, shown, state_exists
 from letters.state.lock import pid_alive
 from letters.state.protocol import StateStore
 from letters.state.records import BatchRecord, TimelineEntry
@@ -59,8 +59,8 @@ class DebtorHistory:
 def existing_db_path(db: Path | None, out_dir: Path) -> Path:
     """The state database a command reads; it must exist already."""
     db_path = db_path_for(db, out_dir)
-    if not db_path.is_file():
-        raise UsageError(f"{db_path}: no state database here")
+    if not state_exists(db_path):
+        raise UsageError(f"{shown(db_path)}: no state database here")
     return db_path
 
 
@@ -96,7 +96,7 @@ def debtor_history(identifier: str, db: Path | None, out_dir: Path) -> DebtorHis
     with opened_store(db_path) as store:
         customer = store.customer_of(identifier)
         if customer is None:
-            raise UsageError(f"{identifier}: no such customer or account in {db_path}")
+            raise UsageError(f"{identifier}: no such customer or account in {shown(db_path)}")
         entries = [*store.timeline(customer), *email_timeline(store, customer)]
         return DebtorHistory(customer, sorted(entries, key=lambda e: e.when, reverse=True))
 

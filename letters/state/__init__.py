@@ -7,8 +7,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from letters.state.lock import RunLock
 from letters.state.protocol import StateStore
 from letters.state.sqlite import DB_ENV, DEFAULT_DB_NAME, SqliteStore
+
+__all__ = ["StateStore", "open_store", "opened_store", "run_lock", "shown", "state_exists"]
+
+
+def shown(db: Path) -> str:
+    """A state's name for messages: its path, or its server URL without the password."""
+    from letters.state.postgres import shown as shown_url
+
+    return shown_url(db)
+
+
+def _server_url(db: Path) -> str | None:
+    text = str(db)
+    if not text.startswith(("postgresql:", "postgres:")):
+        return None  # psycopg is imported only for a server state
+    from letters.state.postgres import server_url
+
+    return server_url(db)
 
 
 def configured_db_path(db: Path | None) -> Path | None:
@@ -25,8 +44,29 @@ def db_path_for(db: Path | None, out_dir: Path) -> Path:
 
 
 def open_store(db_path: Path) -> StateStore:
-    """Open (creating and migrating if need be) the state at `db_path`."""
+    """Open (creating and migrating if need be) the state at `db_path`: a SQLite file, or a
+    PostgreSQL database when it is a `postgresql://` URL."""
+    url = _server_url(db_path)
+    if url is not None:
+        from letters.state.postgres import PostgresStore
+
+        return PostgresStore(url)
     return SqliteStore(db_path)
+
+
+def state_exists(db_path: Path) -> bool:
+    """Whether there is a state to read (a server state always is: it is made on first use)."""
+    return _server_url(db_path) is not None or db_path.is_file()
+
+
+def run_lock(db_path: Path, suffix: str = ".lock") -> RunLock:
+    """The lock one run (or, with `.send-lock`, one send) holds on the state at a time."""
+    url = _server_url(db_path)
+    if url is not None:
+        from letters.state.postgres import AdvisoryLock
+
+        return AdvisoryLock(url, suffix)  # type: ignore[return-value]
+    return RunLock(db_path, suffix)
 
 
 @contextmanager

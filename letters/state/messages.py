@@ -144,7 +144,7 @@ class SqliteMessages(SqliteBase):
         with self._tx() as db:
             cursor = db.execute(
                 f"UPDATE messages SET status = ?, last_error = ?,"
-                f" attempts = attempts + (? = 'sending'),"
+                f" attempts = attempts + CASE WHEN ? = 'sending' THEN 1 ELSE 0 END,"
                 f" sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
                 f" note = CASE WHEN ? = '' THEN note ELSE ? END"
                 f" WHERE message_id = ? AND status IN ({marks})",

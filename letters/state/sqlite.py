@@ -30,7 +30,7 @@ DB_ENV = "LETTERS_DB"
 DEFAULT_DB_NAME = "letters.db"
 
 
-class SqliteStore(
+class StoreParts(
     SqliteBatches,
     SqliteLetters,
     SqliteArchive,
@@ -42,6 +42,10 @@ class SqliteStore(
     SqliteHeld,
     SqliteMessages,
 ):
+    """Every part of a store, one per concern; `PostgresStore` is made of the same parts."""
+
+
+class SqliteStore(StoreParts):
     """The embedded state: one SQLite file in WAL mode, every write its own transaction."""
 
     def __init__(self, db_path: Path) -> None:
