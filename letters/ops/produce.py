@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from letters.decide.plan import Plan
@@ -23,8 +25,6 @@ from letters.render.lint import LintSpec, lint_letter, rule_of
 from letters.render.pool import ONE_WORKER_BELOW, BatchRenderer, RenderFailure, RenderJob
 from letters.render.renderer import RenderedPdf
 from letters.state.records import HeldLetter, LetterFacts, LetterRecord, PoolExhausted
-
-RENDER_WINDOW = 96  # letters prepared, rendered in parallel, then committed in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +52,31 @@ class Producer:
         )
 
     def run(self) -> None:
-        """Render each planned letter once; skip those already sent; resume those pending."""
+        """Render each planned letter once; skip those already sent; resume those pending.
+
+        The letters flow through the renderer as one stream: the next letters are prepared
+        (reserved, numbered, worded) while earlier ones render, and each result is committed as
+        it comes back, in order, so the workers never wait for a window to drain."""
         ctx, letters = self.ctx, self.plan.letters
         ctx.reporter.stage("render", len(letters))
         started = time.perf_counter()
         policy = ctx.request.policy
         small = len(letters) < ONE_WORKER_BELOW
+        in_flight: deque[Prepared] = deque()
+
+        def jobs() -> Iterator[RenderJob]:
+            for letter in letters:
+                item = self.prepare(letter)
+                if item is not None:
+                    in_flight.append(item)
+                    yield item.job
+
         with BatchRenderer(
             ctx.request.templates_dir, policy.envelope, policy.output, ctx.request.jobs
         ) as pool:
-            for start in range(0, len(letters), RENDER_WINDOW):
-                window = [self.prepare(letter) for letter in letters[start : start + RENDER_WINDOW]]
-                todo = [item for item in window if item is not None]
-                rendered = pool.render_all((item.job for item in todo), small=small)
-                for item, pdf in zip(todo, rendered, strict=True):
-                    self.finish(item, pdf)
-                    ctx.reporter.advance()
+            for pdf in pool.render_all(jobs(), small=small):
+                self.finish(in_flight.popleft(), pdf)
+                ctx.reporter.advance()
         ctx.reporter.end_stage()
         result = ctx.result
         result.render_seconds = time.perf_counter() - started
