@@ -10,10 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+import pytest
 
 from addresses.config import load_config
 from addresses.model import AddressChoice, ChoiceStatus
@@ -275,6 +278,18 @@ def start_process(command: Sequence[str]) -> subprocess.Popen[str]:
         list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
     )  # fmt: skip
+
+
+def wait_for_pdfs(out_dir: Path, count: int, process: subprocess.Popen[str]) -> None:
+    """Wait until a running batch has written `count` PDFs (fail if the run ends first)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if len(list(out_dir.glob("*/pdf/*.pdf"))) >= count:
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before it was stopped: {process.communicate()}")
+        time.sleep(0.02)
+    pytest.fail("no PDFs appeared")
 
 
 def threatening_templates(tmp_path: Path) -> Path:

@@ -37,6 +37,7 @@ from tests.helpers import (
     run_command,
     run_in_process,
     start_process,
+    wait_for_pdfs,
 )
 
 AS_OF = "2026-11-20"
@@ -67,17 +68,6 @@ def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
     process = start_process(command)
     stdout, stderr = process.communicate(timeout=300)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
-def _wait_for_pdfs(out_dir: Path, count: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if len(list(out_dir.glob("*/pdf/*.pdf"))) >= count:
-            return
-        if process.poll() is not None:
-            pytest.fail(f"the run ended before it was stopped: {process.communicate()}")
-        time.sleep(0.02)
-    pytest.fail("no PDFs appeared")
 
 
 def _letters_in_state(out_dir: Path, batch_id: str) -> dict[str, tuple[str, str | None]]:
@@ -142,7 +132,7 @@ def test_killed_run_resumes_without_duplicates_gaps_or_partial_files(
 
     out_dir = tmp_path / "out"
     process = start_process(_command(ops_sample, out_dir))
-    _wait_for_pdfs(out_dir, 5, process)
+    wait_for_pdfs(out_dir, 5, process)
     process.send_signal(signal.SIGKILL)  # the run only, as an operator's kill -9 would
     process.wait()
     _wait_for_orphans(process)
@@ -173,7 +163,7 @@ def test_a_second_concurrent_run_exits_4_naming_the_running_batch(
     ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
     first = start_process(_command(ops_sample, tmp_path))
-    _wait_for_pdfs(tmp_path, 1, first)
+    wait_for_pdfs(tmp_path, 1, first)
     first.send_signal(signal.SIGSTOP)  # still running, lock held, however slow the machine
     try:
         second = _run(_command(ops_sample, tmp_path))
@@ -195,7 +185,7 @@ def test_sigterm_interrupts_cleanly_and_resume_finishes(
     ops_sample: SampleFiles, tmp_path: Path
 ) -> None:
     process = start_process(_command(ops_sample, tmp_path))
-    _wait_for_pdfs(tmp_path, 3, process)
+    wait_for_pdfs(tmp_path, 3, process)
     process.send_signal(signal.SIGTERM)
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == ExitCode.INTERRUPTED

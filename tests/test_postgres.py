@@ -4,7 +4,6 @@ rules as SQLite, the run lock as an advisory lock, a server lost mid-run, and `s
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import psycopg
@@ -26,6 +25,7 @@ from tests.helpers import (
     run_command,
     run_in_process,
     start_process,
+    wait_for_pdfs,
 )
 from tests.pgserver import PgServer, pg_server, pg_url
 
@@ -135,7 +135,7 @@ def test_a_killed_run_resumes_on_postgresql_without_duplicates(
     command = run_command(ops_sample.accounts_path, ops_sample.source_paths, out, "--db", pg_url,
                           as_of=AS_OF.isoformat())  # fmt: skip
     process = start_process(command)
-    _wait_for_pdfs(out, 5, process)
+    wait_for_pdfs(out, 5, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
 
@@ -165,7 +165,7 @@ def test_a_server_lost_mid_run_is_one_clear_line_and_the_next_run_recovers(
     command = run_command(ops_sample.accounts_path, ops_sample.source_paths, out, "--db", url,
                           as_of=AS_OF.isoformat())  # fmt: skip
     process = start_process(command)
-    _wait_for_pdfs(out, 3, process)
+    wait_for_pdfs(out, 3, process)
     pg_server.stop("fast")  # every session is ended: the server restarts
     try:
         _stdout, stderr = process.communicate(timeout=120)
@@ -216,12 +216,3 @@ def test_state_migrate_moves_a_sqlite_state_whole(
 
     later = run_in_process(accounts, sources, tmp_path, db=Path(pg_url))  # the next night
     assert later.letters == 0 and later.reasons["already_sent"] == generated
-
-
-def _wait_for_pdfs(out_dir: Path, count: int, process: object) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if len(list(out_dir.glob("*/pdf/*.pdf"))) >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"no PDFs appeared ({process})")

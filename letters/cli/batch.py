@@ -15,6 +15,7 @@ from letters.cli.options import (
     AccountsArgument,
     AddressConfigOption,
     AsOfOption,
+    ClusterOption,
     ContactsOption,
     DbOption,
     JobsOption,
@@ -75,6 +76,7 @@ def run(
     quiet: QuietOption = False,
     seal_key: SealKeyOption = None,
     contacts: ContactsOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Run a nightly batch: one PDF per letter plus manifest, rejects, review, summary and log.
 
@@ -85,6 +87,7 @@ def run(
         accounts, sources, out_dir, as_of, policy, templates, address_config,
         jobs=jobs, db_path=db, resume=resume, force=tuple(force or ()),
         force_reason=force_reason, policy_path=policy, seal_key=seal_key, contacts_path=contacts,
+        cluster=cluster,
     )  # fmt: skip
     with sigterm_interrupts("interrupted; no letter was rendered"):
         result = run_batch(request, reporter)

@@ -41,6 +41,14 @@ DbOption = Annotated[
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", min=1, help="Worker processes (default: all cores).")
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Render on a Dask cluster: tcp://HOST:8786, or local:N to start N workers here"
+        " (default: the local process pool).",
+    ),
+]
 ContactsOption = Annotated[
     Path | None,
     typer.Option(

@@ -42,3 +42,4 @@ class RunRequest:
     extra_records: tuple[SourceRecord, ...] = ()  # evidence from the state (returned mail)
     not_mailable: tuple[NotMailable, ...] = ()  # reviewers' decisions from the state
     contacts_path: Path | None = None  # e-mail addresses with their consent (`--contacts`)
+    cluster: str | None = None  # render on a Dask cluster: tcp://HOST:PORT or local:N

@@ -69,6 +69,10 @@ def run_batch(
     check_email_setup(policy, request.templates_dir)
     identity = fingerprint(request)
     pool_numbers = pool_file_numbers(policy.articles)
+    if request.cluster is not None:
+        from letters.render.cluster import parse_cluster
+
+        parse_cluster(request.cluster)
     if request.force and not request.force_reason.strip():
         raise UsageError("--force needs --force-reason: say why these pieces go again")
     store = store_factory(db_path)
@@ -143,14 +147,23 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
     except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too
         if ctx.log is None and ctx.result.status == "complete":
             return ctx.result  # the stop came after the seal: the batch stands as it is
-        with signals_held():  # a second Ctrl-C does not cut the closing short
-            ctx.result.exit_code = ExitCode.INTERRUPTED
-            close(ctx, "interrupted")
+        _interrupted(ctx)
         raise Interrupted(
             f"interrupted; batch {ctx.batch_id} can be resumed with --resume {ctx.batch_id}"
         ) from None
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, LettersError) and exc.exit_code == ExitCode.INTERRUPTED:
+            _interrupted(ctx)  # the Dask scheduler went away: resume on the pool or a new one
+            raise Interrupted(
+                f"{exc}; batch {ctx.batch_id} can be resumed with --resume {ctx.batch_id}"
+            ) from None
         with signals_held():
             close(ctx, "failed")
         raise
     return ctx.result
+
+
+def _interrupted(ctx: BatchContext) -> None:
+    with signals_held():  # a second Ctrl-C does not cut the closing short
+        ctx.result.exit_code = ExitCode.INTERRUPTED
+        close(ctx, "interrupted")

@@ -22,7 +22,7 @@ from letters.proof.rows import Numbered, manifest_rows_for_letter
 from letters.render.articles import assign_marks
 from letters.render.content import letter_content
 from letters.render.lint import LintSpec, lint_letter, rule_of
-from letters.render.pool import ONE_WORKER_BELOW, BatchRenderer, RenderFailure, RenderJob
+from letters.render.pool import ONE_WORKER_BELOW, RenderFailure, RenderJob, open_renderer
 from letters.render.renderer import RenderedPdf
 from letters.state.records import HeldLetter, LetterFacts, LetterRecord, PoolExhausted
 
@@ -60,7 +60,6 @@ class Producer:
         ctx, letters = self.ctx, self.plan.letters
         ctx.reporter.stage("render", len(letters))
         started = time.perf_counter()
-        policy = ctx.request.policy
         small = len(letters) < ONE_WORKER_BELOW
         in_flight: deque[Prepared] = deque()
 
@@ -71,9 +70,9 @@ class Producer:
                     in_flight.append(item)
                     yield item.job
 
-        with BatchRenderer(
-            ctx.request.templates_dir, policy.envelope, policy.output, ctx.request.jobs
-        ) as pool:
+        request = ctx.request
+        with open_renderer(request.cluster, request.templates_dir, request.policy.envelope,
+                           request.policy.output, request.jobs) as pool:  # fmt: skip
             for pdf in pool.render_all(jobs(), small=small):
                 self.finish(in_flight.popleft(), pdf)
                 ctx.reporter.advance()

@@ -28,11 +28,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
 from letters.processes import become_child
 from letters.render.renderer import RenderedPdf, Renderer
+
+if TYPE_CHECKING:
+    from letters.render.cluster import ClusterRenderer
 
 _WORKER: Renderer | None = None
 ONE_WORKER_BELOW = 8  # fewer letters than this render one after another in a single worker
@@ -107,7 +110,28 @@ def _death(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-class BatchRenderer:
+class Lifetime:
+    """A renderer used in a `with` block: closed when the block ends, killed when it fails."""
+
+    def close(self) -> None:
+        """Stop the workers once they are done."""
+        raise NotImplementedError
+
+    def terminate(self) -> None:
+        """Stop the workers now."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.terminate()
+
+
+class BatchRenderer(Lifetime):
     """Renders many letters over `jobs` processes; results come back in submission order."""
 
     def __init__(
@@ -254,11 +278,17 @@ class BatchRenderer:
             gc.unfreeze()
             self._frozen = False
 
-    def __enter__(self) -> BatchRenderer:
-        return self
 
-    def __exit__(self, exc_type: object, *_exc: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.terminate()
+def open_renderer(
+    cluster: str | None,
+    templates_dir: Path,
+    profile: WindowProfile,
+    output: OutputConfig,
+    jobs: int | None,
+) -> BatchRenderer | ClusterRenderer:
+    """The local pool of `jobs` processes by default; the Dask cluster `cluster` when given."""
+    if cluster is None:
+        return BatchRenderer(templates_dir, profile, output, jobs)
+    from letters.render.cluster import ClusterRenderer  # Dask is imported only for a cluster
+
+    return ClusterRenderer(cluster, templates_dir, profile, output)
