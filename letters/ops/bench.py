@@ -2,34 +2,41 @@
 
 Each part runs what an operator runs: `letters run` end to end, `letters addresses resolve` in a
 subprocess (so its peak memory is its own), and `letters addresses dedupe` on the Chicago data.
-The peer suites (other projects' test data, `letters/ops/peers.py`) run here too.
+The peer suites (other projects' test data, `letters/ops/peers.py`) run here too, and the
+end-to-end runs with what they are compared with (`letters/ops/benchscale.py`).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import resource
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from addresses.batch import DedupeColumns, dedupe_file, pair_scores
 from addresses.config import EngineConfig, load_config
 from letters.intake.policy import load_policy
-from letters.intake.request import RunRequest
 from letters.ops.accuracy import address_accuracy, knowable, read_truth
+from letters.ops.benchscale import (
+    AS_OF,
+    bench_cluster,
+    bench_end_to_end,
+    bench_overhead,
+    bench_postgres,
+    bench_reference,
+    sample_letters,
+    versus_reference,
+)
 from letters.ops.feeds import write_feed_sample
 from letters.ops.peers import bench_peers
 from letters.ops.sample import write_sample
 from letters.render.renderer import default_templates_dir
 
-AS_OF = date(2026, 11, 20)
 RECORDS_PER_ACCOUNT = 1.92  # what `letters sample` writes on average, to size the resolve data
 CHICAGO = Path("../shared/reference/data/chicago-early-childhood-sites.csv")
 
@@ -46,53 +53,6 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def _sample_letters(work_dir: Path, accounts: int, limit: int) -> list[tuple[str, dict[str, Any]]]:
-    """(template, context) of up to `limit` letters decided from generated accounts.
-
-    Each carries the postal marks a run gives it (article number and barcodes), from a scratch
-    state file.
-    """
-    from letters.decide.gates import decide_customer
-    from letters.decide.plan import resolve_addresses
-    from letters.intake.sources import load_inputs
-    from letters.model import History
-    from letters.render.articles import assign_marks
-    from letters.render.content import letter_content
-    from letters.state import open_store
-
-    files = write_sample(work_dir / "letters-data", accounts=accounts, seed=3, as_of=AS_OF)
-    policy = load_policy(None)
-    request = RunRequest(
-        files.accounts_path, files.source_paths, work_dir, AS_OF, policy, default_templates_dir()
-    )
-    inputs = load_inputs(request)
-    loaded, records = inputs.accounts, inputs.records
-    by_customer: dict[str, list[Any]] = {}
-    for account in loaded:
-        by_customer.setdefault(account.customer_id, []).append(account)
-    choices = resolve_addresses(request, records, set(by_customer))
-    letters: list[tuple[str, dict[str, Any]]] = []
-    (work_dir / "bench-marks.db").unlink(missing_ok=True)
-    store = open_store(work_dir / "bench-marks.db")
-    try:
-        for customer, group in by_customer.items():
-            decided = decide_customer(group, choices[customer], policy, AS_OF, History())
-            for letter in decided.letters:
-                if len(letters) == limit:
-                    return letters
-                piece = f"BENCH-{len(letters) + 1:06d}"
-                address = letter.recipient.address
-                zip_code = "" if address is None or address.is_foreign else address.zip
-                marks = assign_marks(
-                    store, piece, letter.mail_class, zip_code, policy.articles, policy.imb, "bench"
-                )
-                content = letter_content(piece, policy, letter, choices[customer], marks)
-                letters.append((letter.template, content.context))
-    finally:
-        store.close()
-    return letters
-
-
 def bench_renderers(work_dir: Path, letters: int, jobs: int | None) -> dict[str, Any]:
     """(a) a plain one-letter-at-a-time WeasyPrint loop and (b) the batch renderer, same letters."""
     from weasyprint import CSS, HTML
@@ -103,7 +63,8 @@ def bench_renderers(work_dir: Path, letters: int, jobs: int | None) -> dict[str,
 
     policy = load_policy(None)
     templates = default_templates_dir()
-    sample = _sample_letters(work_dir, letters * 2, letters)
+    files = write_sample(work_dir / "letters-data", accounts=letters * 2, seed=3, as_of=AS_OF)
+    sample = sample_letters(work_dir, files, letters)
     jinja = Renderer(templates)
 
     def naive_render(template: str, context: dict[str, Any]) -> None:
@@ -143,45 +104,6 @@ def bench_renderers(work_dir: Path, letters: int, jobs: int | None) -> dict[str,
         "render_batch_bytes_identical": identical,
         "render_jobs": jobs or os.cpu_count(),
         "font_subsetting": font_subsetting_path(),
-    }
-
-
-def bench_end_to_end(work_dir: Path, accounts: int, label: str = "") -> dict[str, Any]:
-    """`letters run` on generated accounts in its own process: time per letter and peak memory."""
-    files = write_sample(work_dir / f"e2e-data{label}", accounts=accounts, seed=1, as_of=AS_OF)
-    command = [
-        sys.executable,
-        "-m",
-        "letters.cli.app",
-        "run",
-        str(files.accounts_path),
-        "--out",
-        str(work_dir / f"e2e-batches{label}"),
-        "--as-of",
-        AS_OF.isoformat(),
-        "--json",
-    ]
-    for source in files.source_paths:
-        command += ["--sources", str(source)]
-    code = (
-        "import resource, subprocess, sys, time; t = time.perf_counter();"
-        " p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
-        " print(time.perf_counter() - t); print(p.returncode);"
-        " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, *command], capture_output=True, text=True, check=True
-    )
-    elapsed, returncode, rss, *summary = done.stdout.splitlines()
-    if int(returncode) not in (0, 3):
-        raise RuntimeError(f"letters run failed ({returncode}): {done.stderr[-2000:]}")
-    letters = json.loads("\n".join(summary))["letters"]
-    return {
-        f"end_to_end_accounts{label}": accounts,
-        f"end_to_end_letters{label}": letters,
-        f"end_to_end_seconds{label}": round(float(elapsed), 1),
-        f"end_to_end_ms_per_letter{label}": round(1000 * float(elapsed) / max(letters, 1), 1),
-        f"end_to_end_peak_rss_mb{label}": round(int(rss) / 1024, 1),
     }
 
 
@@ -268,7 +190,8 @@ def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
     from letters.render.renderer import Renderer
 
     policy = load_policy(None)
-    contents = _sample_letters(work_dir, letters * 2, letters)
+    files = write_sample(work_dir / "letters-data", accounts=letters * 2, seed=3, as_of=AS_OF)
+    contents = sample_letters(work_dir, files, letters)
     figures: dict[str, Any] = {"variant_letters": len(contents)}
     for label, variant in (("plain", ""), ("pdfa", "pdf/a-3b")):
         renderer = Renderer(
@@ -284,6 +207,26 @@ def bench_pdf_variants(work_dir: Path, letters: int) -> dict[str, Any]:
         figures[f"{label}_ms_per_letter"] = round(1000 * elapsed / len(contents), 1)
         figures[f"{label}_bytes_per_letter"] = round(sum(sizes) / len(sizes))
     return figures
+
+
+def bench_scale(
+    work_dir: Path, accounts: int, large_accounts: int, reference_letters: int, jobs: int | None
+) -> dict[str, Any]:
+    """`letters run` end to end at `accounts` (and `large_accounts`), each against the pool alone
+    on its letters; on a local cluster and against PostgreSQL at `accounts`; the reference letter.
+    """
+    extra = ["--jobs", str(jobs)] if jobs else []
+    figures = bench_end_to_end(work_dir, accounts, "", extra)
+    figures |= bench_overhead(work_dir, figures, "", jobs)
+    if large_accounts:
+        figures |= bench_end_to_end(work_dir, large_accounts, "_large", extra)
+        figures |= bench_overhead(work_dir, figures, "_large", jobs)
+        small, large = figures["end_to_end_peak_rss_mb"], figures["end_to_end_peak_rss_mb_large"]
+        figures["end_to_end_peak_rss_growth"] = round(large / small, 2)
+    figures |= bench_cluster(work_dir, accounts, figures, extra)
+    figures |= bench_postgres(work_dir, accounts, figures, extra)
+    figures |= bench_reference(work_dir, reference_letters)
+    return figures | versus_reference(figures)
 
 
 def run_bench(
@@ -304,11 +247,7 @@ def run_bench(
     figures |= bench_peers(work_dir)
     figures |= bench_resolve(work_dir, resolve_records)
     figures |= bench_feeds(work_dir, feed_people)
-    figures |= bench_end_to_end(work_dir, render_accounts)
-    if large_accounts:
-        figures |= bench_end_to_end(work_dir, large_accounts, "_large")
-        small, large = figures["end_to_end_peak_rss_mb"], figures["end_to_end_peak_rss_mb_large"]
-        figures["end_to_end_peak_rss_growth"] = round(large / small, 2)
+    figures |= bench_scale(work_dir, render_accounts, large_accounts, render_letters, jobs)
     figures |= bench_pdf_variants(work_dir, min(render_letters, 60))
     figures["peak_rss_mb"] = max(
         figures.get("resolve_peak_rss_mb", 0), figures["end_to_end_peak_rss_mb"]
