@@ -223,35 +223,6 @@ def _quiet(command: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_a_scheduler_gone_mid_batch_stops_the_run(tmp_path: Path) -> None:
-    port = str(_free_port())
-    address = f"tcp://127.0.0.1:{port}"
-    dask = str(BIN / "dask")
-    scheduler = _quiet(
-        [dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], tmp_path
-    )
-    worker = _quiet([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--host", "127.0.0.1", "--death-timeout", "10"], tmp_path)  # fmt: skip
-    try:
-        renderer = ClusterRenderer(address, default_templates_dir(), timeout=60)
-        results = []
-        started = time.monotonic()
-        with pytest.raises(ClusterLost) as caught, renderer:
-            for result in renderer.render_all(_jobs(12)):
-                results.append(result)
-                scheduler.kill()
-        assert time.monotonic() - started < 15  # noticed at once, not at the letter's timeout
-        assert len(results) == 1
-        assert str(caught.value) == (
-            f"the Dask scheduler at {address} went away; run again (with --resume BATCH) on the "
-            "local pool or a new cluster"
-        )
-    finally:
-        for process in (scheduler, worker):
-            process.kill()
-            process.wait()
-
-
 RUN = """
 import json, os, sys, time
 from distributed import Client
