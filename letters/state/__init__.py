@@ -6,16 +6,22 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from letters.state.lock import RunLock
 from letters.state.protocol import StateStore
 from letters.state.sqlite import DB_ENV, DEFAULT_DB_NAME, SqliteStore
+
+if TYPE_CHECKING:
+    from letters.state.postgres import AdvisoryLock
 
 __all__ = ["StateStore", "open_store", "opened_store", "run_lock", "shown", "state_exists"]
 
 
 def shown(db: Path) -> str:
     """A state's name for messages: its path, or its server URL without the password."""
+    if _server_url(db) is None:
+        return str(db)
     from letters.state.postgres import shown as shown_url
 
     return shown_url(db)
@@ -59,13 +65,13 @@ def state_exists(db_path: Path) -> bool:
     return _server_url(db_path) is not None or db_path.is_file()
 
 
-def run_lock(db_path: Path, suffix: str = ".lock") -> RunLock:
+def run_lock(db_path: Path, suffix: str = ".lock") -> RunLock | AdvisoryLock:
     """The lock one run (or, with `.send-lock`, one send) holds on the state at a time."""
     url = _server_url(db_path)
     if url is not None:
         from letters.state.postgres import AdvisoryLock
 
-        return AdvisoryLock(url, suffix)  # type: ignore[return-value]
+        return AdvisoryLock(url, suffix)
     return RunLock(db_path, suffix)
 
 

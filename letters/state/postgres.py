@@ -50,7 +50,7 @@ def server_url(db: Path | str) -> str | None:
     for prefix in URL_PREFIXES:
         if text.startswith(prefix):
             return text
-        if text.startswith(prefix.replace("//", "/")) and not text.startswith(prefix):
+        if text.startswith(prefix[:-1]):  # `postgresql:/host/db`
             return prefix + text[len(prefix) - 1 :]
     return None
 
