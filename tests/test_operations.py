@@ -11,12 +11,14 @@ import io
 import json
 import os
 import pty
+import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import time
 from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from letters.cli.app import app
 from letters.errors import ExitCode, UsageError
 from letters.fsutil import sha256_file
 from letters.ops.sample import SampleFiles
+from letters.ops.start import new_batch_id
 from tests.helpers import (
     RecordingReporter,
     WriteCsv,
@@ -301,3 +304,17 @@ def test_personal_data_stays_out_of_the_log(sample_files: SampleFiles, tmp_path:
         assert account["full_name"] not in log
         assert account["balance"] not in log
     assert (batch_dir / "run.log").stat().st_mode & 0o077 == 0
+
+
+def test_batches_started_in_one_second_sort_in_the_order_they_started() -> None:
+    as_of, now = date(2026, 11, 20), datetime(2026, 12, 3, 2, 15, 2)
+    ids: list[str] = []
+    for _ in range(100):
+        ids.append(new_batch_id(as_of, now, ids))
+
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"20261120-021502-[0-9a-f]{4}", i) for i in ids)
+    later = new_batch_id(as_of, datetime(2026, 12, 3, 2, 15, 3), ids)
+    assert later > ids[-1]
+    assert new_batch_id(as_of, now, ["20261119-021502-ffff"]) < "20261120-021502-8000"

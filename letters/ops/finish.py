@@ -24,7 +24,14 @@ from letters.ops.context import BatchContext
 from letters.ops.start import summary_base
 from letters.processes import become_child, signals_held
 from letters.proof.archive import write_letter_records
-from letters.proof.mailbook import book_lines, write_book_apart
+from letters.proof.mailbook import (
+    book_context,
+    book_lines,
+    book_parts,
+    join_book,
+    render_book_part_apart,
+    write_book_csv,
+)
 from letters.proof.manifest import (
     REVIEW_COLUMNS,
     write_manifest,
@@ -130,26 +137,26 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
                 print_pieces(rows),
                 split_by_pages=policy.output.split_print_file_by_pages,
             )
+            # the book's parts are laid out by both helpers: the print file takes a few
+            # seconds, the book's layout (~85 ms a page) most of the end of a large batch
             lines = book_lines(rows, policy)
-            booking = helpers.submit(
-                write_book_apart,
-                batch_dir,
-                ctx.batch_id,
-                lines,
-                policy,
-                request.templates_dir,
-                mail_date,
-            )
+            context = book_context(ctx.batch_id, lines, policy, mail_date)
+            parts = [
+                helpers.submit(render_book_part_apart, request.templates_dir, policy, context, part)
+                for part in book_parts(lines, policy.mailing_book.lines_per_page)
+            ]
         if caught:
             raise KeyboardInterrupt
-        book = booking.result()  # an error in either is raised here
+        if lines:
+            write_book_csv(batch_dir, lines)
+            join_book(batch_dir, (part.result() for part in parts))  # a helper's error: here
         printing.result()
     except BaseException:
         _kill_helpers(helpers, batch_dir)
         raise
     helpers.shutdown()
-    if book:
-        ctx.say(f"mailing book: {book} accountable pieces")
+    if lines:
+        ctx.say(f"mailing book: {len(lines)} accountable pieces")
     write_rejects(batch_dir / "rejects.csv", plan.rejects)
     write_csv(batch_dir / "review.csv", REVIEW_COLUMNS, plan_review_rows(plan))
     result.exit_code = ExitCode.REJECTED_ROWS if plan.rejects else ExitCode.DONE

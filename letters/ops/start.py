@@ -5,7 +5,9 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import secrets
 import socket
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -21,9 +23,17 @@ from letters.state import shown
 from letters.state.records import BatchRecord
 
 
-def new_batch_id(as_of: date, now: datetime) -> str:
-    """A batch id that sorts by date and time and does not collide: `20261120-021502-a3f9`."""
-    return f"{as_of:%Y%m%d}-{now:%H%M%S}-{os.urandom(2).hex()}"
+def new_batch_id(as_of: date, now: datetime, taken: Iterable[str] = ()) -> str:
+    """A batch id that sorts by date and time and does not collide: `20261120-021502-a3f9`.
+
+    The last part is random, but above that of any batch in `taken` started in the same second,
+    so that batches of one state started in one second still sort in the order they started.
+    """
+    prefix = f"{as_of:%Y%m%d}-{now:%H%M%S}-"
+    last = max((int(t[len(prefix) :], 16) for t in taken if t.startswith(prefix)), default=-1)
+    if last < 0:
+        return prefix + f"{secrets.randbelow(0x8000):04x}"  # the upper half is room for more
+    return prefix + f"{min(last + 1 + secrets.randbelow(0x100), 0xFFFF):04x}"
 
 
 def fingerprint(request: RunRequest) -> dict[str, Any]:
@@ -64,7 +74,8 @@ def choose_batch(ctx: BatchContext) -> tuple[str, bool]:
     for record in store.batches():
         if record.status == "interrupted" and record.request == ctx.identity and not request.force:
             return record.batch_id, True
-    return new_batch_id(request.as_of, ctx.now()), False
+    taken = [record.batch_id for record in store.batches()]
+    return new_batch_id(request.as_of, ctx.now(), taken), False
 
 
 def summary_base(ctx: BatchContext) -> dict[str, Any]:

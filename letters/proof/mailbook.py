@@ -8,12 +8,13 @@ post office's postmark: presented with the mail, postmarked, it is the sender's 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO, cast
 
-from pypdf import PdfWriter
+import pikepdf
 
 from letters.fsutil import atomic_open, write_csv
 from letters.intake.policy import Policy
@@ -138,19 +139,6 @@ def write_mailing_book(
     return write_book(batch_dir, batch_id, book_lines(rows, policy), policy, renderer, mail_date)
 
 
-def write_book_apart(
-    batch_dir: Path,
-    batch_id: str,
-    lines: list[BookLine],
-    policy: Policy,
-    templates_dir: Path,
-    mail_date: str,
-) -> int:
-    """`write_book` for a process of its own: it makes its own renderer."""
-    renderer = Renderer(templates_dir, policy.envelope, policy.output)
-    return write_book(batch_dir, batch_id, lines, policy, renderer, mail_date)
-
-
 def write_book(
     batch_dir: Path,
     batch_id: str,
@@ -159,9 +147,77 @@ def write_book(
     renderer: Renderer,
     mail_date: str,
 ) -> int:
-    """Write the book of `lines` (none: no files); returns how many lines it has."""
+    """Write the book of `lines` (none: no files) in this process; returns how many lines."""
     if not lines:
         return 0
+    context = book_context(batch_id, lines, policy, mail_date)
+    per_page = policy.mailing_book.lines_per_page
+    write_book_csv(batch_dir, lines)
+    parts = book_parts(lines, per_page)
+    join_book(batch_dir, [render_book_part(renderer, context, part, per_page) for part in parts])
+    return len(lines)
+
+
+def book_parts(lines: list[BookLine], per_page: int) -> list[BookPart]:
+    """The book cut into parts of `PAGES_PER_RENDER` pages, each laid out on its own (so a book
+    of thousands of lines never holds one huge layout in memory, and parts can be laid out side
+    by side)."""
+    size = per_page * PAGES_PER_RENDER
+    return [BookPart(first, lines[first : first + size]) for first in range(0, len(lines), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class BookPart:
+    """Consecutive lines of the book, the first of which is line `first` (from 0)."""
+
+    first: int
+    lines: list[BookLine]
+
+
+def book_context(
+    batch_id: str, lines: list[BookLine], policy: Policy, mail_date: str
+) -> dict[str, object]:
+    """What every page of the book shows: sender, batch, mailing date, page count, totals."""
+    per_page = policy.mailing_book.lines_per_page
+    return {
+        "sender": {"name": policy.sender.name, "address": policy.sender.address},
+        "batch_id": batch_id,
+        "mail_date": mail_date,
+        "page_count": -(-len(lines) // per_page),
+        "last_page": -(-len(lines) // per_page),
+        "pieces": len(lines),
+        "total": format_money(sum((line.total for line in lines), Decimal(0))),
+        "postage_total": format_money(sum((line.postage for line in lines), Decimal(0))),
+        "fee_total": format_money(
+            sum((line.fee + line.return_receipt_fee for line in lines), Decimal(0))
+        ),
+    }
+
+
+def render_book_part(
+    renderer: Renderer, context: dict[str, object], part: BookPart, per_page: int
+) -> bytes:
+    """One part of the book as PDF bytes."""
+    pages = _page_context(part.lines, per_page, part.first)
+    identifier = f"{context['batch_id']}-mailing-book-{part.first // per_page}"
+    return renderer.render(TEMPLATE, {**context, "pages": pages}, identifier).data
+
+
+_RENDERERS: dict[Path, Renderer] = {}
+
+
+def render_book_part_apart(
+    templates_dir: Path, policy: Policy, context: dict[str, object], part: BookPart
+) -> bytes:
+    """`render_book_part` for a helper process: it makes its renderer once and keeps it."""
+    if templates_dir not in _RENDERERS:
+        _RENDERERS[templates_dir] = Renderer(templates_dir, policy.envelope, policy.output)
+    renderer = _RENDERERS[templates_dir]
+    return render_book_part(renderer, context, part, policy.mailing_book.lines_per_page)
+
+
+def write_book_csv(batch_dir: Path, lines: list[BookLine]) -> None:
+    """mailing-book.csv: the book's lines as data."""
     write_csv(
         batch_dir / BOOK_CSV,
         BOOK_COLUMNS,
@@ -181,35 +237,20 @@ def write_book(
             for line in lines
         ],
     )
-    per_page = policy.mailing_book.lines_per_page
-    page_count = -(-len(lines) // per_page)
-    context = {
-        "sender": {"name": policy.sender.name, "address": policy.sender.address},
-        "batch_id": batch_id,
-        "mail_date": mail_date,
-        "page_count": page_count,
-        "pieces": len(lines),
-        "total": format_money(sum((line.total for line in lines), Decimal(0))),
-        "postage_total": format_money(sum((line.postage for line in lines), Decimal(0))),
-        "fee_total": format_money(
-            sum((line.fee + line.return_receipt_fee for line in lines), Decimal(0))
-        ),
-    }
-    # Rendered a few pages at a time and joined, so that a book of thousands of lines never
-    # holds one huge layout in memory; a book of one part is written as rendered (joining it
-    # with pypdf would take longer than rendering it).
-    firsts = range(0, len(lines), per_page * PAGES_PER_RENDER)
-    writer = PdfWriter()
-    for first in firsts:
-        part = lines[first : first + per_page * PAGES_PER_RENDER]
-        chunk = {**context, "pages": _page_context(part, per_page, first), "last_page": page_count}
-        pdf = renderer.render(TEMPLATE, chunk, f"{batch_id}-mailing-book-{first // per_page}")
-        if len(firsts) == 1:
-            with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
-                handle.write(pdf.data)
-            return len(lines)
-        writer.append(io.BytesIO(pdf.data))
-    with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
-        writer.write(handle)
-    writer.close()
-    return len(lines)
+
+
+def join_book(batch_dir: Path, parts: Iterable[bytes]) -> None:
+    """mailing-book.pdf from its parts in order; a book of one part is written as rendered."""
+    pdfs = list(parts)
+    if len(pdfs) == 1:
+        with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
+            handle.write(pdfs[0])
+        return
+    with pikepdf.new() as book:
+        for pdf in pdfs:
+            part = pikepdf.open(io.BytesIO(pdf))
+            if len(book.pages) == 0:  # the title, author and dates every part carries
+                book.docinfo = book.copy_foreign(part.docinfo)  # type: ignore[assignment]
+            book.pages.extend(part.pages)
+        with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
+            book.save(cast(BinaryIO, handle), deterministic_id=True)
