@@ -203,17 +203,19 @@ def render_book_part(
     return renderer.render(TEMPLATE, {**context, "pages": pages}, identifier).data
 
 
-_RENDERERS: dict[Path, Renderer] = {}
+_RENDERERS: dict[tuple[object, ...], Renderer] = {}
 
 
 def render_book_part_apart(
     templates_dir: Path, policy: Policy, context: dict[str, object], part: BookPart
 ) -> bytes:
-    """`render_book_part` for a helper process: it makes its renderer once and keeps it."""
-    if templates_dir not in _RENDERERS:
-        _RENDERERS[templates_dir] = Renderer(templates_dir, policy.envelope, policy.output)
-    renderer = _RENDERERS[templates_dir]
-    return render_book_part(renderer, context, part, policy.mailing_book.lines_per_page)
+    """`render_book_part` for a helper process: it makes its renderer once for the batch (its
+    templates, envelope and output settings) and keeps it for the book's other parts."""
+    key = (context["batch_id"], templates_dir, policy.envelope, policy.output)
+    if key not in _RENDERERS:
+        _RENDERERS.clear()  # a process making batches one after another keeps only the last
+        _RENDERERS[key] = Renderer(templates_dir, policy.envelope, policy.output)
+    return render_book_part(_RENDERERS[key], context, part, policy.mailing_book.lines_per_page)
 
 
 def write_book_csv(batch_dir: Path, lines: list[BookLine]) -> None:
