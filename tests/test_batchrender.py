@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import pytest
 
 import letters.render.pool as batchrender
+from letters.intake.envelope import DEFAULT_PROFILE
+from letters.render.lint import lint_letter
 from letters.render.pool import BatchRenderer, RenderFailure, RenderJob
 from letters.render.renderer import RenderedPdf, Renderer, default_templates_dir
 from tests.helpers import account, letter_for
@@ -32,6 +35,20 @@ def test_batch_bytes_equal_one_at_a_time_and_workers_recycle() -> None:
         results = list(pool.render_all(jobs))
     assert all(isinstance(r, RenderedPdf) for r in results)
     assert [r.data for r in results if isinstance(r, RenderedPdf)] == expected
+
+
+def test_a_worker_lints_what_it_renders_and_sends_back_the_findings_not_the_text() -> None:
+    letter, content = letter_for([account()])
+    spec = replace(content.lint, required=(*content.lint.required, ("extra", "Not in letter")))
+    jobs = [RenderJob(letter.template, content.context, "P-1", lint) for lint in (None, spec)]
+    with BatchRenderer(default_templates_dir(), jobs=1) as pool:
+        plain, linted = list(pool.render_all(jobs))
+
+    assert isinstance(plain, RenderedPdf) and isinstance(linted, RenderedPdf)
+    assert plain.lint_failures is None and plain.runs
+    assert linted.runs == () and linted.data == plain.data
+    assert linted.lint_failures == tuple(lint_letter(plain.runs, spec, DEFAULT_PROFILE))
+    assert linted.lint_failures == ("missing:extra: 'Not in letter' not found",)
 
 
 def _flaky_render(job: RenderJob) -> RenderedPdf:

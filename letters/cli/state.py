@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from letters.cli.options import DbOption
 from letters.ops.rebuild import RebuildReport, rebuild_state
 from letters.state import shown
-from letters.state.transfer import MigrateReport, migrate_state
+
+if TYPE_CHECKING:  # psycopg is imported only when a command uses PostgreSQL
+    from letters.state.transfer import MigrateReport
 
 RebuildOutOption = Annotated[
     Path, typer.Option("--out", help="The folder that holds the sealed batch folders.")
@@ -52,6 +54,8 @@ def migrate(source: FromOption, target: ToOption) -> None:
 
     Example: letters state migrate --from batches/letters.db --to postgresql://letters@db/letters
     """
+    from letters.state.transfer import migrate_state
+
     _print_migrate(migrate_state(source, Path(target)))
 
 

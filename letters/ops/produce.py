@@ -177,7 +177,7 @@ class Producer:
         content = letter_content(
             known.piece_id, policy, letter, choice, marks, references=ctx.references
         )
-        job = RenderJob(letter.template, content.context, known.piece_id)
+        job = RenderJob(letter.template, content.context, known.piece_id, content.lint)
         return Prepared(letter, known, record, content.lint, job)
 
     def _release(self, letter: LetterSpec, record: dict[str, str]) -> None:
@@ -196,7 +196,11 @@ class Producer:
             return
         digest = sha256_bytes(pdf.data)
         record = {**item.record, "pdf_sha256": digest, "pages": str(pdf.pages)}
-        failures = lint_letter(pdf.runs, item.lint, ctx.request.policy.envelope)
+        failures = (
+            list(pdf.lint_failures)
+            if pdf.lint_failures is not None  # linted by the worker that rendered it
+            else lint_letter(pdf.runs, item.lint, ctx.request.policy.envelope)
+        )
         if failures:
             held_path = make_private_dir(ctx.batch_dir / "held") / f"{piece_id}.pdf"
             write_bytes_atomic(held_path, pdf.data)

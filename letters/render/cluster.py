@@ -49,7 +49,7 @@ from weasyprint.text.ffi import pango
 import letters
 from letters.errors import ExitCode, LettersError, TemplateError, UsageError, os_error_text
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
-from letters.render.pool import Lifetime, Outcome, RenderFailure, RenderJob
+from letters.render.pool import Lifetime, Outcome, RenderFailure, RenderJob, render_job
 from letters.render.renderer import STYLESHEET_NAME, Renderer
 
 CONNECT_SECONDS = 10.0  # to reach the scheduler, for a first worker, for the scheduler to answer
@@ -214,7 +214,7 @@ def render_task(settings_name: str, job: RenderJob) -> Outcome:
     if not isinstance(settings, RenderSettings):
         raise WorkerNotReady("the run's templates are not installed on this worker")
     try:
-        return settings.renderer().render(job.template, job.context, job.identifier)
+        return render_job(settings.renderer(), job)
     except WorkerNotReady:
         raise
     except Exception as exc:  # template code can raise anything; it is one letter's error

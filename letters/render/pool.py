@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
 from letters.processes import become_child
+from letters.render.lint import LintSpec, lint_letter
 from letters.render.renderer import RenderedPdf, Renderer
 
 if TYPE_CHECKING:
@@ -52,6 +53,17 @@ class RenderJob:
     template: str
     context: dict[str, Any]
     identifier: str
+    lint: LintSpec | None = None  # checked where it renders: the findings come back, not the text
+
+
+def render_job(renderer: Renderer, job: RenderJob) -> RenderedPdf:
+    """Render one job; a job with a lint spec comes back linted, without its text runs (the
+    check costs the run's coordinator nothing, and the text never travels back)."""
+    pdf = renderer.render(job.template, job.context, job.identifier)
+    if job.lint is None:
+        return pdf
+    failures = tuple(lint_letter(pdf.runs, job.lint, renderer.profile))
+    return RenderedPdf(pdf.data, pdf.pages, lint_failures=failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +86,7 @@ def _start_worker(templates_dir: Path, profile: WindowProfile, output: OutputCon
 
 def _render(job: RenderJob) -> RenderedPdf:
     assert _WORKER is not None
-    return _WORKER.render(job.template, job.context, job.identifier)
+    return render_job(_WORKER, job)
 
 
 def _worker_main(conn: Connection, settings: Settings, parent_pid: int, memory: int) -> None:

@@ -110,6 +110,8 @@ class RenderedPdf:
     data: bytes
     pages: int
     runs: tuple[TextRun, ...] = ()
+    # linted where it was rendered (a render worker): the findings, and no runs sent back
+    lint_failures: tuple[str, ...] | None = None
 
     @property
     def text(self) -> str:
