@@ -59,6 +59,29 @@ def become_child(parent_pid: int, memory_bytes: int | None = None) -> None:
         limit_memory(memory_bytes)
 
 
+_STOP = threading.Event()  # a stop signal arrived (set by `stop_now`, cleared by a new run)
+
+
+def stop_now(_signum: int = 0, _frame: object = None) -> None:
+    """A stop signal's handler: remember the stop, then raise KeyboardInterrupt.
+
+    Python drops an exception raised in a destructor or a weakref callback ("Exception ignored
+    in ..."), and a signal can land in one; `stop_requested` still says the stop came.
+    """
+    _STOP.set()
+    raise KeyboardInterrupt
+
+
+def stop_requested() -> bool:
+    """True once a stop signal arrived in this run, even if its KeyboardInterrupt got lost."""
+    return _STOP.is_set()
+
+
+def clear_stop() -> None:
+    """A new run starts: no stop requested yet."""
+    _STOP.clear()
+
+
 @contextlib.contextmanager
 def signals_held() -> Iterator[list[int]]:
     """Hold SIGINT and SIGTERM off for a step that must not be cut in half (closing a batch).

@@ -7,7 +7,9 @@ rendered are decided afresh, and nothing points at a folder without a manifest.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,6 +23,7 @@ from letters.errors import FileSystemError
 from letters.fsutil import write_bytes_atomic
 from letters.ops import produce
 from letters.ops.batch import Interrupted
+from letters.processes import stop_now
 from letters.proof.seal import verify_batch
 from letters.state import open_store
 from letters.state.schema import MIGRATIONS
@@ -183,6 +186,32 @@ def test_the_same_inputs_still_resume_and_close_nothing(
     assert result.resumed and result.summary()["closed_batches"] == []
     assert [d.name for d in batch_dirs(out_dir)] == [result.batch_id]
     assert len([r for r in manifest(result.batch_dir) if r["status"] == "generated"]) == CUSTOMERS
+
+
+def test_a_stop_signal_python_dropped_still_stops_the_run_before_the_seal(
+    inputs: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out_dir, real, writes = tmp_path / "out", write_bytes_atomic, [0]
+
+    def write(target_path: Path, data: bytes) -> None:
+        writes[0] += 1
+        if writes[0] == FAIL_AT:  # Ctrl-C lands in a weakref callback: "Exception ignored in"
+            with contextlib.suppress(KeyboardInterrupt):
+                stop_now(signal.SIGINT, None)
+        real(target_path, data)
+
+    monkeypatch.setattr(produce, "write_bytes_atomic", write)
+    with pytest.raises(Interrupted):
+        run_in_process(*inputs, out_dir, now=at("02:00:00"))
+    monkeypatch.undo()
+    (stopped_dir,) = batch_dirs(out_dir)
+    assert json.loads((stopped_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert not (stopped_dir / "batch.json").exists()
+
+    result = run_in_process(*inputs, out_dir, now=at("03:00:00"))  # the stop is not carried over
+    assert result.resumed and result.batch_id == stopped_dir.name
+    assert len([r for r in manifest(result.batch_dir) if r["status"] == "generated"]) == CUSTOMERS
+    _assert_nothing_stranded(out_dir)
 
 
 def test_batches_and_history_say_a_letter_is_sent_only_once_sealed(

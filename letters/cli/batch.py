@@ -32,6 +32,7 @@ from letters.intake.request import RunRequest
 from letters.ops.batch import Interrupted, run_batch
 from letters.ops.dryrun import channels_path, decide_accounts
 from letters.ops.status import list_batches
+from letters.processes import STOP_SIGNALS, stop_now
 from letters.render.renderer import default_templates_dir
 
 BatchOutOption = Annotated[
@@ -164,15 +165,14 @@ def _request(
 @contextlib.contextmanager
 def sigterm_interrupts(message: str) -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C: the command stops cleanly with exit 5 and `message` (a run's
-    batch is marked interrupted and resumable; a stop before the batch began is exit 5 too)."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    batch is marked interrupted and resumable; a stop before the batch began is exit 5 too).
+    Both are remembered as well as raised (`stop_now`), so that a stop Python happened to drop
+    still stops the run before its batch is sealed."""
+    previous = {signum: signal.signal(signum, stop_now) for signum in STOP_SIGNALS}
     try:
         yield
     except KeyboardInterrupt:
         raise Interrupted(message) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -24,7 +24,7 @@ from letters.ops.produce import produce
 from letters.ops.progress import QuietReporter, Reporter
 from letters.ops.release import mail_released, merge_released, with_released
 from letters.ops.start import apply_force, fingerprint, start
-from letters.processes import signals_held
+from letters.processes import clear_stop, signals_held
 from letters.proof.reconcile import evidence_records
 from letters.proof.rows import plan_account_ids, plan_rows
 from letters.proof.seal import signing_key
@@ -57,6 +57,7 @@ def run_batch(
     The collaborators are seams: tests pass their own clock, renderer, store, and may keep the
     end-of-batch helpers in this process.
     """
+    clear_stop()  # a stop honoured by an earlier run in this process is not this run's
     inputs = load_inputs(request)
     policy = request.policy
     signing_key(request.seal_key or policy.seal_key_file, policy.seal_require_signature)

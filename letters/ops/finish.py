@@ -22,7 +22,7 @@ from letters.intake.policy import default_policy_text
 from letters.model import Status
 from letters.ops.context import BatchContext
 from letters.ops.start import summary_base
-from letters.processes import become_child, signals_held
+from letters.processes import become_child, signals_held, stop_requested
 from letters.proof.archive import write_letter_records
 from letters.proof.mailbook import (
     book_context,
@@ -166,6 +166,8 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
         + " ".join(f"{k}={v}" for k, v in sorted(result.counts.items()))
         + f"; letters {result.letters}"
     )
+    if stop_requested():  # a stop signal whose KeyboardInterrupt Python dropped: still a stop
+        raise KeyboardInterrupt
     with signals_held():  # a stop now would leave the seal and the status disagreeing
         close(ctx, "complete")  # a stop that came meanwhile is moot: the batch is complete
 

@@ -18,6 +18,7 @@ from letters.decide.plan import Plan
 from letters.fsutil import make_private_dir, sha256_bytes, sha256_file, write_bytes_atomic
 from letters.model import LetterSpec, PieceId, Status
 from letters.ops.context import BatchContext
+from letters.processes import stop_requested
 from letters.proof.rows import Numbered, manifest_rows_for_letter
 from letters.render.articles import assign_marks
 from letters.render.content import letter_content
@@ -76,6 +77,8 @@ class Producer:
             for pdf in pool.render_all(jobs(), small=small):
                 self.finish(in_flight.popleft(), pdf)
                 ctx.reporter.advance()
+                if stop_requested():  # a stop signal whose KeyboardInterrupt Python dropped
+                    raise KeyboardInterrupt
         ctx.reporter.end_stage()
         result = ctx.result
         result.render_seconds = time.perf_counter() - started
