@@ -62,7 +62,15 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest -n 2
 
-test: lint typecheck unit
+# The type check runs beside the tests: waiting on the processes they start, the tests leave
+# about a third of the two cores idle, and the check fits in it (about 10 s less on a clean
+# clone). Both must pass; the check's output follows the tests'.
+test: lint
+	@log=$$(mktemp); $(BIN)/mypy >$$log 2>&1 & checker=$$!; \
+	trap 'kill $$checker 2>/dev/null; rm -f $$log' EXIT INT TERM; \
+	$(BIN)/python -m pytest -n 2; tests=$$?; \
+	wait $$checker; types=$$?; echo "$(BIN)/mypy"; cat $$log; \
+	[ $$tests -eq 0 ] && [ $$types -eq 0 ]
 
 bench: install
 	$(BIN)/letters bench --large-accounts 10000
