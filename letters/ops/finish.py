@@ -87,7 +87,10 @@ def _kill_helpers(helpers: Executor, batch_dir: Path) -> None:
         process.kill()
     for process in processes:
         process.join()
-    helpers.shutdown(wait=False, cancel_futures=True)
+    # the processes are gone, so this does not wait long: the executor closes its queues now,
+    # not at interpreter exit (once, under load, a "leaked semaphore" warning from
+    # multiprocessing followed the run's error line)
+    helpers.shutdown(wait=True, cancel_futures=True)
     if processes:
         for partial in batch_dir.glob(".tmp-*"):
             partial.unlink(missing_ok=True)
