@@ -71,11 +71,11 @@ def choose_batch(ctx: BatchContext) -> tuple[str, bool]:
                 "--resume: inputs, date, policy or templates differ from batch " + record.batch_id
             )
         return record.batch_id, True
-    for record in store.batches():
+    records = store.batches()  # read once: the stale ones above now say interrupted
+    for record in records:
         if record.status == "interrupted" and record.request == ctx.identity and not request.force:
             return record.batch_id, True
-    taken = [record.batch_id for record in store.batches()]
-    return new_batch_id(request.as_of, ctx.now(), taken), False
+    return new_batch_id(request.as_of, ctx.now(), [r.batch_id for r in records]), False
 
 
 def summary_base(ctx: BatchContext) -> dict[str, Any]:
