@@ -258,6 +258,19 @@ def test_a_spanish_letter_by_registered_mail_abroad_is_not_held_for_its_article_
     assert lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE) == []
 
 
+def test_a_spanish_letter_is_not_held_for_the_letters_its_piece_id_happens_to_spell(
+    renderer: Renderer,
+) -> None:
+    # a batch id's last part is random hex: `3be9` (1 batch in 200 spells an English word)
+    # printed at the foot of every page once held every Spanish letter of that batch
+    piece = "20261125-153329-3be9-000001"
+    letter, _content = letter_for([account(language="es", **FINAL)])
+    content = letter_content(piece, POLICY, letter, chosen(), None)
+    pdf = renderer.render(letter.template, content.context, piece)
+    assert piece in _flat(pdf_text(pdf.data))
+    assert lint_letter(pdf.runs, content.lint, DEFAULT_PROFILE) == []
+
+
 def test_without_spanish_hours_a_spanish_letter_prints_none(renderer: Renderer) -> None:
     policy = replace(POLICY, sender=replace(POLICY.sender, hours_es=""))
     pdf, failures = _render(renderer, [account(language="es")], policy)

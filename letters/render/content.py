@@ -256,6 +256,7 @@ def letter_content(
             *((str(postal["article_number_display"]),) if marks.article_number else ()),
             *((sender.signatory,) if sender.signatory and not sender.signatory_es else ()),
             CFPB_URL,
+            piece_id,  # at the foot of every page: its random part may spell `be`
             recipient.name,
             accounts[0].full_name,
             *address_lines,
