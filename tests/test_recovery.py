@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -26,6 +27,7 @@ from letters.ops.batch import Interrupted
 from letters.processes import stop_now
 from letters.proof.seal import verify_batch
 from letters.state import open_store
+from letters.state.base import transaction
 from letters.state.schema import MIGRATIONS
 from tests.helpers import (
     AS_OF,
@@ -281,4 +283,31 @@ def test_the_schema_migration_allows_closed_and_keeps_every_row(tmp_path: Path) 
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     schema = db.execute("SELECT sql FROM sqlite_master WHERE name = 'letters'").fetchone()[0]
     assert "REFERENCES batches(batch_id)" in schema
+    db.close()
+
+
+class _StoppedAtCommit(sqlite3.Connection):
+    """A connection on which a stop signal lands as the first COMMIT is sent."""
+
+    stop = True
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.stop:
+            self.stop = False
+            raise KeyboardInterrupt
+        return super().execute(sql, *args)
+
+
+def test_a_stop_as_a_write_commits_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """The write is rolled back and the state stays usable: the run's closing write (the batch's
+    status) still goes through. Seen once: SIGTERM in the end stage, then `cannot start a
+    transaction within a transaction` and exit 1 instead of 5."""
+    db = sqlite3.connect(tmp_path / "s.db", isolation_level=None, factory=_StoppedAtCommit)
+    db.execute("CREATE TABLE t (x)")
+    with pytest.raises(KeyboardInterrupt), transaction(db) as tx:
+        tx.execute("INSERT INTO t VALUES (1)")
+    assert not db.in_transaction
+    with transaction(db) as tx:
+        tx.execute("INSERT INTO t VALUES (2)")
+    assert db.execute("SELECT x FROM t").fetchall() == [(2,)]
     db.close()

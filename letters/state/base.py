@@ -10,14 +10,18 @@ from pathlib import Path
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction, taken at once (`BEGIN IMMEDIATE`), rolled back on any exception."""
-    db.execute("BEGIN IMMEDIATE")
+    """One write transaction, taken at once (`BEGIN IMMEDIATE`), rolled back on any exception.
+
+    A stop signal (KeyboardInterrupt) may land between any two steps, the COMMIT included: the
+    connection is never left inside a transaction, or the run's closing write would fail."""
     try:
+        db.execute("BEGIN IMMEDIATE")
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # not after a BEGIN that failed, nor a COMMIT that was done
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 class SqliteBase:

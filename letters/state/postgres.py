@@ -128,6 +128,15 @@ class PgConnection:
             self.total_changes += cursor.rowcount
         return cursor
 
+    @property
+    def in_transaction(self) -> bool:
+        """True between a `BEGIN` and its end, as `sqlite3.Connection.in_transaction`."""
+        status = self.raw.info.transaction_status
+        return status in (
+            psycopg.pq.TransactionStatus.INTRANS,
+            psycopg.pq.TransactionStatus.INERROR,
+        )
+
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each row."""
         for row in rows:
