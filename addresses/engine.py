@@ -14,7 +14,7 @@ from addresses.merge import merge_groups
 from addresses.model import AddressChoice, ChoiceStatus
 from addresses.records import SourceRecord
 from addresses.score import Candidate, Observation, choose, representative, score_candidate
-from addresses.standardize import standardize
+from addresses.standardize import MEMOS, standardize
 from addresses.ziptable import zip_table
 
 AddressKey = tuple[str, str, str, str, str, str]
@@ -107,8 +107,12 @@ def resolve_all(
     ids = sorted(groups)
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(records) < PARALLEL_MIN:
-        for customer_id in ids:
-            yield resolve_person(customer_id, groups[customer_id], config, as_of)
+        try:
+            for customer_id in ids:
+                yield _compact(resolve_person(customer_id, groups[customer_id], config, as_of))
+        finally:
+            for memo in MEMOS:  # its forms live on in the choices that need them
+                memo.cache_clear()
         return
     zip_table()  # load before forking, so that the workers share it
     _SHARED = (ids, groups, config, as_of)

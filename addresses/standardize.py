@@ -25,7 +25,7 @@ from scourgify.address_constants import (
 from addresses import pub28
 from addresses.forms import Check, Standardized, StreetParts
 from addresses.hygiene import address_characters
-from addresses.ziptable import city_key, zip_table
+from addresses.ziptable import MEMO_SIZE, cities_agree, city_key, zip_table
 
 MAX_LINE = 40
 DIRECTIONS: dict[str, str] = {
@@ -84,7 +84,7 @@ _SHORT_DIRECTIONS = frozenset({"N", "S", "E", "W", "NE", "NW", "SE", "SW"})
 _BARE_UNIT = re.compile(r"^[A-Z]?\d{1,6}[A-Z]?$")
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=MEMO_SIZE)
 def clean(text: str) -> str:
     """Upper case ASCII, Pub 28 punctuation rules (keep # / -), single spaces."""
     ascii_text = text
@@ -343,7 +343,7 @@ def _state(state_text: str) -> tuple[str, Check]:
     return state, Check("state_code", False, f"unknown state {state_text!r}")
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=MEMO_SIZE)
 def _city(city_text: str, zip5: str, state: str) -> tuple[str, tuple[Check, ...]]:
     """Check the city against the ZIP table; fill it or fix a typo from the table."""
     info = zip_table().get(zip5) if zip5 else None
@@ -398,7 +398,7 @@ def _military(parts: StreetParts, city: str, state: str) -> Check | None:
     return Check("military_form", both, "APO/FPO/DPO with AA, AE or AP")
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=MEMO_SIZE)
 def standardize(
     line1: str, line2: str = "", city: str = "", state: str = "", zip_code: str = "",
     country: str = "", default_city: str = "", default_state: str = "",
@@ -443,3 +443,7 @@ def standardize(
     return Standardized(
         line1_out, line2_out, city_name, state_code, zip_out, "US", parts, method, tuple(checks)
     )
+
+
+# what standardizing memoizes (up to `MEMO_SIZE` entries each): it serves one resolution
+MEMOS = (clean, _state, _city, standardize, city_key, cities_agree)

@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 from letters.cli.app import app
 from letters.errors import ExitCode
 from letters.intake.policy import load_policy
-from letters.proof.mailbook import book_lines, write_mailing_book
+from letters.proof.mailbook import (
+    book_context,
+    book_lines,
+    book_parts,
+    join_book,
+    render_book_part_apart,
+    write_mailing_book,
+)
 from letters.proof.manifest import MANIFEST_COLUMNS, ManifestRow
 from letters.render.renderer import Renderer, default_templates_dir
 from tests.helpers import AS_OF, CERTIFIED, WriteCsv, only_batch, read_rows, run_in_process
@@ -159,6 +166,33 @@ def test_mailing_book_for_500_certified_pieces(tmp_path: Path) -> None:
     assert "Firm Mailing Book" in first and "Postmark" in first and lines[0].article_number in first
     book = read_rows(tmp_path / "mailing-book.csv")
     assert len(book) == 500 and sum(Decimal(r["total"]) for r in book) == expected
+
+
+def test_a_mailing_book_laid_out_in_part_files_is_the_book_laid_out_at_once(
+    tmp_path: Path,
+) -> None:
+    """The helpers' way (each part written to a temporary file, joined from the files) makes the
+    same pages as the in-process way, and leaves no part file behind."""
+    policy = load_policy(None)
+    rows = _certifiedread_rows(150)  # two parts of ten pages at most
+    renderer = Renderer(default_templates_dir(), policy.envelope, policy.output)
+    whole, apart = tmp_path / "whole", tmp_path / "apart"
+    whole.mkdir()
+    apart.mkdir()
+    write_mailing_book(whole, "B", rows, policy, renderer, "2026-11-21")
+    lines = book_lines(rows, policy)
+    context = book_context("B", lines, policy, "2026-11-21")
+    parts = book_parts(lines, policy.mailing_book.lines_per_page)
+    files = [
+        render_book_part_apart(default_templates_dir(), policy, context, part, apart)
+        for part in parts
+    ]
+    assert len(files) == 2 and all(f.name.startswith(".tmp-") for f in files)
+    join_book(apart, files)
+    assert sorted(p.name for p in apart.iterdir()) == ["mailing-book.pdf"]
+    expected = [page.extract_text() for page in PdfReader(whole / "mailing-book.pdf").pages]
+    joined = [page.extract_text() for page in PdfReader(apart / "mailing-book.pdf").pages]
+    assert joined == expected and len(joined) == -(-150 // policy.mailing_book.lines_per_page)
 
 
 def test_returned_mail_changes_the_next_runs_address_and_reimport_is_idempotent(

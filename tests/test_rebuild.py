@@ -200,3 +200,31 @@ def _imb_serials(out_dir: Path) -> list[int]:
     with sqlite3.connect(out_dir / "letters.db") as db:
         rows = db.execute("SELECT imb_serial FROM letters WHERE imb_serial IS NOT NULL").fetchall()
     return sorted(int(row[0]) for row in rows)
+
+
+def test_the_sealed_letter_records_are_read_from_the_state_a_page_at_a_time(
+    write_accounts: WriteCsv, write_sources: WriteCsv, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """letters.jsonl holds every letter once, in piece order, with its own accounts, when the
+    state hands them over in pages smaller than the batch (a page boundary inside a customer)."""
+    monkeypatch.setattr("letters.state.archive.ARCHIVE_PAGE", 2)
+    accounts = write_accounts(
+        *({"account_id": f"A{n}", "customer_id": f"C{n}"} for n in range(1, 6)),
+        {"account_id": "A9", "customer_id": "C3"},  # one letter for both of C3's accounts
+    )
+    sources = write_sources(*({"customer_id": f"C{n}"} for n in range(1, 6)))
+    done = run_in_process(accounts, [sources], tmp_path / "out", now=at("02:00:00"))
+
+    lines = (done.batch_dir / "letters.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    expected: dict[str, list[str]] = {}
+    for row in manifest(done.batch_dir):
+        if row["piece_id"]:
+            expected.setdefault(row["piece_id"], []).append(row["account_id"])
+    assert [r["piece_id"] for r in records] == sorted(expected)
+    assert {r["piece_id"]: r["accounts"] for r in records} == {
+        piece: sorted(ids) for piece, ids in expected.items()
+    }
+    assert ["A3", "A9"] in [r["accounts"] for r in records]
+    assert len(records) == 5

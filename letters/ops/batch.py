@@ -136,6 +136,7 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         plan = plan_batch(
             request, inputs, ctx.say, history_of, ctx.renderer.template_exists, facts_of
         )
+        inputs.records.clear()  # they served the plan: the rest of the run holds no report
         batch = (ctx.batch_id, ctx.request.as_of.isoformat(), ctx.stamp())
         record_held(ctx.store, batch, plan.held_choices, accounts_by_customer(inputs.accounts))
         ctx.result.flagged_address_rows = plan.flagged_address_rows
@@ -144,6 +145,7 @@ def _run_started(ctx: BatchContext, inputs: Inputs, pool_numbers: list[str]) -> 
         ctx.rows = merge_released(plan_rows(ctx.batch_id, plan, ctx.references), released_rows)
         produce(ctx, plan)
         queue_messages(ctx, plan, inputs)
+        plan = plan.for_the_end()
         finish(ctx, plan)
     except KeyboardInterrupt:  # SIGINT, or SIGTERM through the CLI: at any stage, the end too
         if ctx.log is None and ctx.result.status == "complete":

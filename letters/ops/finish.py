@@ -66,7 +66,7 @@ def _helpers(ctx: BatchContext) -> Executor:
         or ctx.result.letters < ctx.request.policy.output.helper_processes_from
     ):
         return InlineExecutor()  # two fresh processes would cost more than a small batch saves
-    # The print file (pypdf) and the mailing book (WeasyPrint) are made side by side, each in
+    # The print file (pikepdf) and the mailing book (WeasyPrint) are made side by side, each in
     # a fresh process that gets only what it needs: both are CPU-bound, the machine has the
     # cores, and neither adds to this process's memory (a fork would count it twice).
     # Each dies with this process and ignores the group's Ctrl-C (`become_child`); spawned, it
@@ -145,14 +145,18 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
             lines = book_lines(rows, policy)
             context = book_context(ctx.batch_id, lines, policy, mail_date)
             parts = [
-                helpers.submit(render_book_part_apart, request.templates_dir, policy, context, part)
+                helpers.submit(
+                    render_book_part_apart, request.templates_dir, policy, context, part, batch_dir
+                )
                 for part in book_parts(lines, policy.mailing_book.lines_per_page)
             ]
         if caught:
             raise KeyboardInterrupt
         if lines:
             write_book_csv(batch_dir, lines)
-            join_book(batch_dir, (part.result() for part in parts))  # a helper's error: here
+            # joined in a helper too: the book's pages never pass through this process
+            files = [part.result() for part in parts]  # a helper's error: here
+            helpers.submit(join_book, batch_dir, files).result()
         printing.result()
     except BaseException:
         _kill_helpers(helpers, batch_dir)

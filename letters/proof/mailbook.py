@@ -7,8 +7,10 @@ post office's postmark: presented with the mail, postmarked, it is the sender's 
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +18,11 @@ from typing import BinaryIO, cast
 
 import pikepdf
 
-from letters.fsutil import atomic_open, write_csv
+from letters.fsutil import atomic_open, write_bytes_atomic, write_csv
 from letters.intake.policy import Policy
 from letters.model import format_money
 from letters.proof.manifest import ManifestRow
+from letters.proof.seal import TEMPORARY_PREFIX
 from letters.render.renderer import Renderer
 
 BOOK_PDF = "mailing-book.pdf"
@@ -207,15 +210,20 @@ _RENDERERS: dict[tuple[object, ...], Renderer] = {}
 
 
 def render_book_part_apart(
-    templates_dir: Path, policy: Policy, context: dict[str, object], part: BookPart
-) -> bytes:
-    """`render_book_part` for a helper process: it makes its renderer once for the batch (its
-    templates, envelope and output settings) and keeps it for the book's other parts."""
+    templates_dir: Path, policy: Policy, context: dict[str, object], part: BookPart, batch_dir: Path
+) -> Path:
+    """`render_book_part` for a helper process, written to a temporary part file in `batch_dir`
+    (the run never holds the book's bytes: `join_book` joins the files). The helper makes its
+    renderer once for the batch (its templates, envelope and output settings) and keeps it for
+    the book's other parts."""
     key = (context["batch_id"], templates_dir, policy.envelope, policy.output)
     if key not in _RENDERERS:
         _RENDERERS.clear()  # a process making batches one after another keeps only the last
         _RENDERERS[key] = Renderer(templates_dir, policy.envelope, policy.output)
-    return render_book_part(_RENDERERS[key], context, part, policy.mailing_book.lines_per_page)
+    pdf = render_book_part(_RENDERERS[key], context, part, policy.mailing_book.lines_per_page)
+    path = batch_dir / f"{TEMPORARY_PREFIX}book-{part.first:08d}.pdf"
+    write_bytes_atomic(path, pdf)
+    return path
 
 
 def write_book_csv(batch_dir: Path, lines: list[BookLine]) -> None:
@@ -241,18 +249,25 @@ def write_book_csv(batch_dir: Path, lines: list[BookLine]) -> None:
     )
 
 
-def join_book(batch_dir: Path, parts: Iterable[bytes]) -> None:
-    """mailing-book.pdf from its parts in order; a book of one part is written as rendered."""
-    pdfs = list(parts)
-    if len(pdfs) == 1:
-        with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
-            handle.write(pdfs[0])
+def join_book(batch_dir: Path, parts: Sequence[bytes | Path]) -> None:
+    """mailing-book.pdf from its parts in order (PDF bytes, or part files written by
+    `render_book_part_apart`, removed once joined); a book of one part is written as rendered."""
+    if len(parts) == 1:
+        if isinstance(parts[0], Path):
+            os.replace(parts[0], batch_dir / BOOK_PDF)
+        else:
+            write_bytes_atomic(batch_dir / BOOK_PDF, parts[0])
         return
-    with pikepdf.new() as book:
-        for pdf in pdfs:
-            part = pikepdf.open(io.BytesIO(pdf))
+    with pikepdf.new() as book, contextlib.ExitStack() as opened:
+        for pdf in parts:
+            part = opened.enter_context(
+                pikepdf.open(pdf if isinstance(pdf, Path) else io.BytesIO(pdf))
+            )
             if len(book.pages) == 0:  # the title, author and dates every part carries
                 book.docinfo = book.copy_foreign(part.docinfo)  # type: ignore[assignment]
             book.pages.extend(part.pages)
         with atomic_open(batch_dir / BOOK_PDF, "wb") as handle:
             book.save(cast(BinaryIO, handle), deterministic_id=True)
+    for pdf in parts:
+        if isinstance(pdf, Path):
+            pdf.unlink()

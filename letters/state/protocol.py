@@ -6,7 +6,7 @@ that satisfies this protocol and returning it from `letters.state.open_store`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from addresses.model import PostalAddress
@@ -175,8 +175,9 @@ class StateStore(ChannelStore, Protocol):
         ...
 
     # whole batches: closed, sealed, rebuilt
-    def archived_letters(self, batch_id: str) -> list[ArchivedLetter]:
-        """Every rendered letter of a batch with all the state holds of it, by piece id."""
+    def archived_letters(self, batch_id: str) -> Iterator[ArchivedLetter]:
+        """Every rendered letter of a batch with all the state holds of it, by piece id, read a
+        page at a time (the caller may write to the state between two letters)."""
         ...
 
     def decisions_of(self, batch_id: str) -> list[DecisionRecord]:
