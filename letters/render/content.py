@@ -252,11 +252,8 @@ def letter_content(
             *sender.dispute_address,
             *sender.payment_address,
             *(t for t in (sender.website, sender.email, endorsement, address_service) if t),
-            # a registered article number ends in its country code (`RE123456785US`)
-            *((str(postal["article_number_display"]),) if marks.article_number else ()),
             *((sender.signatory,) if sender.signatory and not sender.signatory_es else ()),
             CFPB_URL,
-            piece_id,  # at the foot of every page: its random part may spell `be`
             recipient.name,
             accounts[0].full_name,
             *address_lines,

@@ -8,8 +8,8 @@ Rules (a failure holds the letter with reason `lint:<rule>`; phrases in `data/wo
   words to the consumer, under a "Re: <client>, your client" line);
 - `representative_liability`: words that make the estate's representative personally liable;
 - `english_in_spanish`: an English word in a Spanish page, beyond names, addresses, creditor
-  names, required notices and the USPS endorsement; the English pages of a combined
-  English + Spanish validation notice are not Spanish pages.
+  names, required notices, the USPS endorsement and codes (a token with a digit); the English
+  pages of a combined English + Spanish validation notice are not Spanish pages.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from typing import Any, Protocol
 from letters.model import EarlierLetter, LetterSpec
 
 _SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# a word is a token of letters only: a token with a digit in it is a code (a piece id like
+# `…-3be9-000001`, an article number like `RE123456785US`), never prose
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _ADDRESSES = re.compile(r"\S*@\S*|\S*www\.\S*|\S+\.(com|org|gov|net|example)\S*")
 STAGE_NAMES_ES = {
     "reminder": "recordatorio",
@@ -192,7 +194,8 @@ def wording_failures(
     if language == "es":
         text = _without(_fold(" ".join(r.text for r in spanish_pages(runs, spanish_from))), exempt)
         text = _ADDRESSES.sub(" ", text)  # e-mail and web addresses, even when wrapped
-        english = sorted({w for w in _WORD.findall(text) if w in rules.english_words})
+        words = (w for w in _TOKEN.findall(text) if w.isalpha())
+        english = sorted({w for w in words if w in rules.english_words})
         if english:
             failures.append(f"english_in_spanish: {', '.join(english[:8])}")
     return failures
