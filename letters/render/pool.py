@@ -206,6 +206,9 @@ class BatchRenderer(Lifetime):
                 return
             self._dispatch(queued, width)
             self._collect(results)
+            # the worker that replied starts its next letter now, not after the coordinator has
+            # committed the results and prepared the letters that follow
+            self._dispatch(queued, width)
 
     def _dispatch(self, queued: deque[tuple[int, RenderJob]], width: int) -> None:
         """Hand queued letters to idle workers, starting workers up to `width` busy ones."""
