@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from letters.cli.app import app
 from letters.errors import ExitCode
 from letters.intake.policy import load_policy
+from letters.ops.benchscale import _book_share, sample_letters
+from letters.ops.sample import SampleFiles
 from letters.proof.mailbook import (
     book_context,
     book_lines,
@@ -196,6 +198,26 @@ def test_a_mailing_book_laid_out_in_part_files_is_the_book_laid_out_at_once(
     expected = [page.extract_text() for page in PdfReader(whole / "mailing-book.pdf").pages]
     joined = [page.extract_text() for page in PdfReader(apart / "mailing-book.pdf").pages]
     assert joined == expected and len(joined) == 2
+
+
+def test_the_bench_prices_a_page_of_the_runs_mailing_book_in_letters(
+    tmp_path: Path, sample_files: SampleFiles
+) -> None:
+    """`end_to_end_book_share`: the book's pages (from its PDF) times what one page costs in
+    letters (laid out here, per page, not per part), over the run's letters."""
+    policy = load_policy(None)
+    batch_dir = tmp_path / "e2e-batches" / "B"
+    batch_dir.mkdir(parents=True)
+    renderer = Renderer(default_templates_dir(), policy.envelope, policy.output)
+    lines = policy.mailing_book.lines_per_page + 1  # two pages
+    write_mailing_book(batch_dir, "B", _certifiedread_rows(lines), policy, renderer, "2026-11-21")
+    letters = sample_letters(tmp_path, sample_files, limit=2)
+    found = _book_share(tmp_path / "e2e-batches", letters, 40, "", rounds=1)
+    ratio = found["book_page_vs_letter"]
+    assert found["end_to_end_book_pages"] == 2
+    assert 0.7 < ratio < 6  # measured 1.6 to 2.4 on two cores: a table page lays out slowly
+    assert found["end_to_end_book_share"] == pytest.approx(2 * ratio / 40, abs=0.002)
+    assert _book_share(tmp_path / "no-run", letters, 40, "") == {"end_to_end_book_pages": 0}
 
 
 def test_returned_mail_changes_the_next_runs_address_and_reimport_is_idempotent(

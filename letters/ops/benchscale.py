@@ -156,6 +156,53 @@ def sample_letters(
     return letters
 
 
+def _book_sample(batch_dir: Path, count: int) -> list[Any]:
+    """The first `count` lines of a batch's mailing book, read back from mailing-book.csv."""
+    import csv
+    from decimal import Decimal
+
+    from letters.proof.mailbook import BOOK_CSV, BookLine
+
+    with (batch_dir / BOOK_CSV).open(encoding="utf-8", newline="") as handle:
+        rows = [row for _, row in zip(range(count), csv.DictReader(handle), strict=False)]
+    return [
+        BookLine(int(row["line"]), row["article_number"], row["piece_id"], row["mail_class"],
+                 row["addressee"], row["address"], Decimal(row["postage"]), Decimal(row["fee"]),
+                 Decimal(row["return_receipt_fee"]))
+        for row in rows
+    ]  # fmt: skip
+
+
+def book_page_vs_letter(
+    batch_dir: Path, letters: Sequence[tuple[str, dict[str, Any]]], rounds: int = 3
+) -> float:
+    """The CPU time of one page of this batch's mailing book ÷ that of one of its letters, both
+    laid out in this process, one after the other, `rounds` times (the least of each): how many
+    letters' render work each page of the book adds to the run, at any speed of the machine."""
+    from letters.proof.mailbook import PAGES_PER_RENDER, book_context, book_parts, render_book_part
+    from letters.render.renderer import Renderer
+
+    policy = load_policy(None)
+    per_page = policy.mailing_book.lines_per_page
+    lines = _book_sample(batch_dir, per_page * PAGES_PER_RENDER)
+    part = book_parts(lines, per_page)[0]
+    context = book_context("bench", lines, policy, AS_OF.isoformat())
+    renderer = Renderer(default_templates_dir(), policy.envelope, policy.output)
+    renderer.render(*letters[0], "warm-up")
+    render_book_part(renderer, context, part, per_page)
+    letter_cpu = page_cpu = float("inf")
+    pages = -(-len(part.lines) // per_page)
+    for _ in range(rounds):
+        started = time.process_time()
+        for n, (template, context_of_letter) in enumerate(letters):
+            renderer.render(template, context_of_letter, f"P{n}")
+        letter_cpu = min(letter_cpu, (time.process_time() - started) / len(letters))
+        started = time.process_time()
+        render_book_part(renderer, context, part, per_page)
+        page_cpu = min(page_cpu, (time.process_time() - started) / pages)
+    return page_cpu / letter_cpu
+
+
 def _child_env() -> dict[str, str]:
     """This environment without `$LETTERS_DB`: each run's state is the one the bench names."""
     return {k: v for k, v in os.environ.items() if k != "LETTERS_DB"}
@@ -215,7 +262,7 @@ def bench_overhead(
         elapsed = time.perf_counter() - started
     pool_ms = 1000 * elapsed / max(len(sample), 1)
     run_letters = figures[f"end_to_end_letters{label}"]
-    return {
+    return _book_share(work_dir / f"e2e-batches{label}", sample, run_letters, label) | {
         f"pool_letters{label}": len(sample),
         f"pool_failures{label}": failures,
         f"pool_same_letters{label}": len(sample) == run_letters,
@@ -223,6 +270,27 @@ def bench_overhead(
         f"end_to_end_overhead{label}": round(
             figures[f"end_to_end_ms_per_letter{label}"] / pool_ms, 3
         ),
+    }
+
+
+def _book_share(out: Path, sample: Sequence[tuple[str, dict[str, Any]]], letters: int,
+                label: str, rounds: int = 3) -> dict[str, Any]:  # fmt: skip
+    """The end-to-end run's mailing book: its pages, what a page costs in letters, and the share
+    of the pool's render work the book adds (on cores the workers fill, the run's overhead cannot
+    go below 1 + that share)."""
+    from pypdf import PdfReader
+
+    from letters.proof.mailbook import BOOK_PDF
+
+    books = sorted(out.glob(f"*/{BOOK_PDF}"))
+    if not books or not sample:
+        return {f"end_to_end_book_pages{label}": 0}
+    pages = len(PdfReader(books[-1]).pages)
+    ratio = book_page_vs_letter(books[-1].parent, sample[:30], rounds)
+    return {
+        f"end_to_end_book_pages{label}": pages,
+        f"book_page_vs_letter{label}": round(ratio, 2),
+        f"end_to_end_book_share{label}": round(pages * ratio / max(letters, 1), 3),
     }
 
 
