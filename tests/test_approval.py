@@ -84,6 +84,28 @@ def test_the_proof_lists_and_renders_every_variant_of_the_shipped_templates(
         assert ("UNITED KINGDOM" in text) == (mail_class == "registered"), number
 
 
+def test_a_template_error_only_one_variant_meets_stops_the_proof_at_its_line(
+    tmp_path: Path,
+) -> None:
+    """The run's template check renders each template at its stage's mail class; the proof also
+    renders registered mail. An error only that variant meets is the proof's, at its line."""
+    templates = _templates(tmp_path)
+    reminder = templates / "reminder.html"
+    text = reminder.read_text(encoding="utf-8")
+    broken = "{% if letter.endorsement == 'REGISTERED MAIL' %}{{ letter.no_such_field }}{% endif %}"
+    reminder.write_text(text.replace("{% block body %}", "{% block body %}" + broken), "utf-8")
+    line = text[: text.index("{% block body %}")].count("\n") + 1
+    out = tmp_path / "proof.pdf"
+    args = ["templates", "proof", "--out", str(out), "--as-of", "2026-11-20",
+            "--templates", str(templates)]  # fmt: skip
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == ExitCode.FATAL
+    assert f"reminder.html:{line}: " in result.output and "no_such_field" in result.output
+    assert "render_error" not in result.output
+    assert not out.exists()
+
+
 def test_the_proof_shows_each_variants_lint_findings(tmp_path: Path) -> None:
     templates = _templates(tmp_path)
     reminder = templates / "reminder.html"

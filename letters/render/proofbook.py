@@ -20,11 +20,13 @@ from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 
 from addresses.standardize import standardize
+from letters.errors import TemplateError
 from letters.fsutil import write_bytes_atomic
 from letters.intake.policy import Policy, Stage
+from letters.model import LetterSpec
 from letters.render.check import Sample, check_templates, sample_marks, samples
 from letters.render.content import letter_content
-from letters.render.lint import lint_letter
+from letters.render.pool import BatchRenderer, RenderFailure, RenderJob
 from letters.render.renderer import Renderer
 
 FOREIGN = standardize("10 Downing Street", "", "London", "", "SW1A 2AA", "GB").postal_address()
@@ -153,21 +155,32 @@ def write_proof(
     pdf_path: Path,
     title: str = "",
     files: dict[str, str] | None = None,
+    jobs: int | None = None,
 ) -> ProofReport:
     """Check the templates, then render every variant with sample data and its lint findings
     into one PDF at `pdf_path`: a contents page (with `files`, name -> SHA-256, when given), then
-    each variant's pages."""
+    each variant's pages. The variants are rendered by `jobs` worker processes (default: one a
+    core)."""
     check_templates(renderer, policy, as_of)
-    rendered: list[tuple[Variant, bytes]] = []
+    planned: list[tuple[str, LetterSpec, RenderJob]] = []
     for stage_name, sample in proof_samples(renderer, policy, as_of):
         letter = sample.letter
         marks = sample_marks(letter, sample.policy)
         content = letter_content("PROOF", sample.policy, letter, sample.choice, marks)
-        pdf = renderer.render(letter.template, content.context, "PROOF")
-        findings = tuple(lint_letter(pdf.runs, content.lint, sample.policy.envelope))
+        job = RenderJob(letter.template, content.context, "PROOF", content.lint)
+        planned.append((stage_name, letter, job))
+    # the variants are laid out (and linted) side by side, as a run's letters are
+    with BatchRenderer(renderer.templates_dir, renderer.profile, renderer.output, jobs) as pool:
+        outcomes = list(pool.render_all(job for _, _, job in planned))
+    rendered: list[tuple[Variant, bytes]] = []
+    for (stage_name, letter, _), pdf in zip(planned, outcomes, strict=True):
+        if isinstance(pdf, RenderFailure):  # a template's own error names its file and line
+            said = pdf.reason.removeprefix(f"render_error: {TemplateError.__name__}: ")
+            raise TemplateError(said if said != pdf.reason else f"{letter.template}: {said}")
         variant = Variant(
             letter.template, stage_name, letter.recipient.role, letter.language,
-            letter.mail_class, renderer.template_version(letter.template), pdf.pages, 0, findings,
+            letter.mail_class, renderer.template_version(letter.template), pdf.pages, 0,
+            pdf.lint_failures or (),
         )  # fmt: skip
         rendered.append((variant, pdf.data))
     variants = [variant for variant, _ in rendered]
