@@ -202,6 +202,7 @@ def run_request(
     force_reason: str = "",
     seal_key: Path | None = None,
     contacts: Path | None = None,
+    cluster: str | None = None,
 ) -> RunRequest:
     """The `RunRequest` that `letters run` builds from the same options."""
     return RunRequest(
@@ -220,6 +221,7 @@ def run_request(
         policy_path=policy,
         seal_key=seal_key,
         contacts_path=contacts,
+        cluster=cluster,
     )
 
 

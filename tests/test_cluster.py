@@ -14,15 +14,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from distributed import Client
+from pypdf import PdfReader
 
 import letters.render.cluster as cluster_module
 from letters.errors import ExitCode, LettersError, TemplateError, UsageError
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig
+from letters.intake.policy import load_policy
+from letters.ops.context import BatchContext
+from letters.ops.messages import queue_messages
+from letters.proof.mailbook import BOOK_PDF, write_mailing_book
+from letters.proof.manifest import ManifestRow
 from letters.render.cluster import (
     ClusterLost,
     ClusterRenderer,
@@ -31,8 +39,18 @@ from letters.render.cluster import (
     parse_cluster,
 )
 from letters.render.pool import BatchRenderer, Outcome, RenderFailure, RenderJob, open_renderer
-from letters.render.renderer import RenderedPdf, default_templates_dir
-from tests.helpers import account, letter_for
+from letters.render.renderer import RenderedPdf, Renderer, default_templates_dir
+from tests.helpers import (
+    AS_OF,
+    CERTIFIED,
+    RecordingReporter,
+    WriteCsv,
+    account,
+    letter_for,
+    manifest,
+    only_batch,
+    run_in_process,
+)
 
 VARIANTS = [{}, {"due_date": "2026-08-01"}, {"language": "es"}, {"large_print": "yes"}]
 BIN = Path(sys.executable).parent
@@ -210,6 +228,78 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         results.append(result)
     assert not _alive(victim)
     assert _identifiers(results) == [j.identifier for j in jobs]
+
+
+def _certified_batch(write_accounts: WriteCsv, write_sources: WriteCsv, count: int) -> list[Path]:
+    """`count` debtors, each sent the certified final letter: a line each in the mailing book."""
+    people = [{"account_id": f"A{n}", "customer_id": f"C{n}"} for n in range(count)]
+    accounts = write_accounts(*({**CERTIFIED, **person} for person in people))
+    sources = write_sources(*({"customer_id": p["customer_id"], "line1": f"{n + 1} Oak Ave"}
+                              for n, p in enumerate(people)))  # fmt: skip
+    return [accounts, sources]
+
+
+def _book_here(batch_dir: Path, tmp_path: Path) -> bytes:
+    """The batch's mailing book laid out again in this process, from its manifest."""
+    policy = load_policy(None)
+    rows = [ManifestRow(**row) for row in manifest(batch_dir)]
+    here = tmp_path / "here"
+    here.mkdir()
+    renderer = Renderer(default_templates_dir(), policy.envelope, policy.output)
+    mail_date = policy.calendar.mail_date(AS_OF).isoformat()
+    write_mailing_book(here, batch_dir.name, rows, policy, renderer, mail_date)
+    return (here / BOOK_PDF).read_bytes()
+
+
+def test_a_run_on_a_cluster_lays_out_its_mailing_book_there(
+    cluster: ClusterRenderer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    write_accounts: WriteCsv, write_sources: WriteCsv,
+) -> None:  # fmt: skip
+    """Not on this host's helpers: the book's parts are render tasks like the letters, and the
+    book is byte for byte the one laid out here."""
+    monkeypatch.setattr("letters.proof.mailbook.PAGES_PER_RENDER", 1)  # a part a page
+    lines = load_policy(None).mailing_book.lines_per_page + 1  # two pages, two parts
+    accounts, sources = _certified_batch(write_accounts, write_sources, lines)
+
+    def here(*_args: object) -> Path:
+        raise AssertionError("the book was laid out on this host")
+
+    monkeypatch.setattr("letters.ops.finish.render_book_part_apart", here)
+    out = tmp_path / "out"
+    result = run_in_process(accounts, [sources], out, cluster=cluster.address)
+
+    assert result.exit_code == ExitCode.DONE and result.letters == lines
+    batch_dir = only_batch(out)
+    assert len(PdfReader(batch_dir / BOOK_PDF).pages) == 2
+    assert not list(batch_dir.glob(".tmp-*"))
+    assert (batch_dir / BOOK_PDF).read_bytes() == _book_here(batch_dir, tmp_path)  # two parts
+
+
+def test_a_cluster_gone_by_the_end_of_the_batch_leaves_the_book_to_this_host(
+    cluster: ClusterRenderer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    write_accounts: WriteCsv, write_sources: WriteCsv,
+) -> None:  # fmt: skip
+    monkeypatch.setattr("letters.proof.mailbook.PAGES_PER_RENDER", 1)
+    monkeypatch.setattr(cluster_module, "CONNECT_SECONDS", 0.5)
+    lines = load_policy(None).mailing_book.lines_per_page + 1
+    accounts, sources = _certified_batch(write_accounts, write_sources, lines)
+    gone = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+
+    def scheduler_gone(ctx: BatchContext, *args: Any) -> None:
+        ctx.request = replace(ctx.request, cluster=gone)  # the letters went; the scheduler goes
+        queue_messages(ctx, *args)
+
+    monkeypatch.setattr("letters.ops.batch.queue_messages", scheduler_gone)
+    reporter = RecordingReporter()
+    out = tmp_path / "out"
+    result = run_in_process(accounts, [sources], out, reporter=reporter, cluster=cluster.address)
+
+    assert result.exit_code == ExitCode.DONE and result.letters == lines, reporter.lines
+    said = f"mailing book: laid out on this host ({gone}: no Dask scheduler answered within 0.5s)"
+    assert said in reporter.lines
+    batch_dir = only_batch(out)
+    assert (batch_dir / BOOK_PDF).read_bytes() == _book_here(batch_dir, tmp_path)
+    assert not list(batch_dir.glob(".tmp-*"))
 
 
 def _scratch(tmp_path: Path) -> dict[str, str]:

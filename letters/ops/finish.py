@@ -25,11 +25,13 @@ from letters.ops.start import summary_base
 from letters.processes import become_child, signals_held, stop_requested
 from letters.proof.archive import write_letter_records
 from letters.proof.mailbook import (
+    BookPart,
     book_context,
     book_lines,
     book_parts,
     join_book,
     render_book_part_apart,
+    render_book_parts,
     write_book_csv,
 )
 from letters.proof.manifest import (
@@ -42,6 +44,7 @@ from letters.proof.manifest import (
 from letters.proof.printfile import print_pieces, write_print_file
 from letters.proof.rows import in_input_order, plan_review_rows
 from letters.proof.seal import signing_key, write_seal
+from letters.render.pool import open_renderer
 from letters.state.records import DecisionRecord
 
 T = TypeVar("T")
@@ -140,22 +143,25 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
                 print_pieces(rows),
                 split_by_pages=policy.output.split_print_file_by_pages,
             )
-            # the book's parts are laid out by both helpers: the print file takes a few
-            # seconds, the book's layout (~85 ms a page) most of the end of a large batch
+            # the book's parts are laid out by both helpers (or a cluster's workers): the print
+            # file takes a few seconds, the book's layout (about two letters' worth a page) most
+            # of the end of a large batch
             lines = book_lines(rows, policy)
             context = book_context(ctx.batch_id, lines, policy, mail_date)
-            parts = [
-                helpers.submit(
-                    render_book_part_apart, request.templates_dir, policy, context, part, batch_dir
-                )
-                for part in book_parts(lines, policy.mailing_book.lines_per_page)
-            ]
+            book = book_parts(lines, policy.mailing_book.lines_per_page)
+            # on other hosts' workers (`local:N` ones are on this host, as the helpers are)
+            on_cluster = (request.cluster or "").startswith("tcp://") and len(book) > 1
+            parts = _book_by_helpers(ctx, context, [] if on_cluster else book, helpers)
         if caught:
             raise KeyboardInterrupt
         if lines:
             write_book_csv(batch_dir, lines)
             # joined in a helper too: the book's pages never pass through this process
-            files = [part.result() for part in parts]  # a helper's error: here
+            files = (
+                _book_on_cluster(ctx, context, book, helpers)
+                if on_cluster
+                else [part.result() for part in parts]  # a helper's error: here
+            )
             helpers.submit(join_book, batch_dir, files).result()
         printing.result()
     except BaseException:
@@ -177,6 +183,38 @@ def finish(ctx: BatchContext, plan: Plan) -> None:
         raise KeyboardInterrupt
     with signals_held():  # a stop now would leave the seal and the status disagreeing
         close(ctx, "complete")  # a stop that came meanwhile is moot: the batch is complete
+
+
+def _book_on_cluster(
+    ctx: BatchContext, context: dict[str, object], book: list[BookPart], helpers: Executor
+) -> list[Path]:
+    """A run on a cluster lays out its mailing book there too (while a helper here makes the
+    print file): the book is the longest part of the end of a batch of accountable mail, and
+    this host's two helpers would bound it whatever the cluster's size. A cluster gone by now
+    costs nothing: the helpers lay the book out here."""
+    from letters.render.cluster import ClusterLost, ClusterUnavailable
+
+    request, policy = ctx.request, ctx.request.policy
+    try:
+        with open_renderer(request.cluster, request.templates_dir, policy.envelope,
+                           policy.output, request.jobs) as renderer:  # fmt: skip
+            return render_book_parts(
+                renderer, context, book, policy.mailing_book.lines_per_page, ctx.batch_dir
+            )
+    except (ClusterLost, ClusterUnavailable) as exc:
+        ctx.say(f"mailing book: laid out on this host ({exc})")
+    return [part.result() for part in _book_by_helpers(ctx, context, book, helpers)]
+
+
+def _book_by_helpers(
+    ctx: BatchContext, context: dict[str, object], book: list[BookPart], helpers: Executor
+) -> list[Future[Path]]:
+    """The book's parts, each laid out by a helper into its part file."""
+    templates, policy, batch_dir = ctx.request.templates_dir, ctx.request.policy, ctx.batch_dir
+    return [
+        helpers.submit(render_book_part_apart, templates, policy, context, part, batch_dir)
+        for part in book
+    ]
 
 
 def close(ctx: BatchContext, status: str) -> None:

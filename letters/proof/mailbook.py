@@ -14,16 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pikepdf
 
+from letters.errors import TemplateError
 from letters.fsutil import atomic_open, write_bytes_atomic, write_csv
 from letters.intake.policy import Policy
 from letters.model import format_money
 from letters.proof.manifest import ManifestRow
 from letters.proof.seal import TEMPORARY_PREFIX
+from letters.render.pool import BatchRenderer, RenderFailure, RenderJob
 from letters.render.renderer import Renderer
+
+if TYPE_CHECKING:  # Dask is imported only for a cluster
+    from letters.render.cluster import ClusterRenderer
 
 BOOK_PDF = "mailing-book.pdf"
 BOOK_CSV = "mailing-book.csv"
@@ -197,13 +202,45 @@ def book_context(
     }
 
 
+def book_part_job(context: dict[str, object], part: BookPart, per_page: int) -> RenderJob:
+    """One part of the book as a render job: what the run's renderer (its pool or its cluster)
+    lays out as it lays out a letter."""
+    pages = _page_context(part.lines, per_page, part.first)
+    identifier = f"{context['batch_id']}-mailing-book-{part.first // per_page}"
+    return RenderJob(TEMPLATE, {**context, "pages": pages}, identifier)
+
+
 def render_book_part(
     renderer: Renderer, context: dict[str, object], part: BookPart, per_page: int
 ) -> bytes:
     """One part of the book as PDF bytes."""
-    pages = _page_context(part.lines, per_page, part.first)
-    identifier = f"{context['batch_id']}-mailing-book-{part.first // per_page}"
-    return renderer.render(TEMPLATE, {**context, "pages": pages}, identifier).data
+    job = book_part_job(context, part, per_page)
+    return renderer.render(job.template, job.context, job.identifier).data
+
+
+def book_part_path(batch_dir: Path, part: BookPart) -> Path:
+    """The temporary file a part of the book is written to until `join_book` joins them."""
+    return batch_dir / f"{TEMPORARY_PREFIX}book-{part.first:08d}.pdf"
+
+
+def render_book_parts(
+    renderer: BatchRenderer | ClusterRenderer,
+    context: dict[str, object],
+    parts: Sequence[BookPart],
+    per_page: int,
+    batch_dir: Path,
+) -> list[Path]:
+    """Lay out the book's parts on a renderer (a cluster's workers), each written to its part
+    file as it comes back, so the run never holds the book's bytes; `join_book` joins them."""
+    files = []
+    jobs = (book_part_job(context, part, per_page) for part in parts)
+    for part, outcome in zip(parts, renderer.render_all(jobs), strict=True):
+        if isinstance(outcome, RenderFailure):
+            raise TemplateError(f"{TEMPLATE}: {outcome.reason}")
+        path = book_part_path(batch_dir, part)
+        write_bytes_atomic(path, outcome.data)
+        files.append(path)
+    return files
 
 
 _RENDERERS: dict[tuple[object, ...], Renderer] = {}
@@ -221,7 +258,7 @@ def render_book_part_apart(
         _RENDERERS.clear()  # a process making batches one after another keeps only the last
         _RENDERERS[key] = Renderer(templates_dir, policy.envelope, policy.output)
     pdf = render_book_part(_RENDERERS[key], context, part, policy.mailing_book.lines_per_page)
-    path = batch_dir / f"{TEMPORARY_PREFIX}book-{part.first:08d}.pdf"
+    path = book_part_path(batch_dir, part)
     write_bytes_atomic(path, pdf)
     return path
 
