@@ -39,6 +39,14 @@ def _policy(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def _reminder_only(tmp_path: Path) -> Path:
+    """The shipped policy with one stage: the reminder."""
+    one_stage = default_policy_text().split("[[stages]]")[0] + (
+        '[[stages]]\nname = "reminder"\nmin_days = 1\ntemplate = "reminder.html"\n'
+    )
+    return _policy(tmp_path, one_stage)
+
+
 def _contents(reader: PdfReader) -> list[tuple[str, ...]]:
     """The contents rows of a proof (the pages before the first variant's)."""
 
@@ -97,7 +105,7 @@ def test_a_template_error_only_one_variant_meets_stops_the_proof_at_its_line(
     line = text[: text.index("{% block body %}")].count("\n") + 1
     out = tmp_path / "proof.pdf"
     args = ["templates", "proof", "--out", str(out), "--as-of", "2026-11-20",
-            "--templates", str(templates)]  # fmt: skip
+            "--templates", str(templates), "--policy", str(_reminder_only(tmp_path))]  # fmt: skip
     result = runner.invoke(app, args)
 
     assert result.exit_code == ExitCode.FATAL
@@ -113,12 +121,9 @@ def test_the_proof_shows_each_variants_lint_findings(tmp_path: Path) -> None:
         reminder.read_text().replace("{% block body %}", "{% block body %}<p>We may garnish.</p>"),
         encoding="utf-8",
     )
-    one_stage = default_policy_text().split("[[stages]]")[0] + (
-        '[[stages]]\nname = "reminder"\nmin_days = 1\ntemplate = "reminder.html"\n'
-    )
     out = tmp_path / "proof.pdf"
     args = ["templates", "proof", "--out", str(out), "--as-of", "2026-11-20",
-            "--templates", str(templates), "--policy", str(_policy(tmp_path, one_stage))]  # fmt: skip
+            "--templates", str(templates), "--policy", str(_reminder_only(tmp_path))]  # fmt: skip
     result = runner.invoke(app, args)
 
     assert result.exit_code == 0, result.output

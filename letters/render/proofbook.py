@@ -170,19 +170,19 @@ def write_proof(
         job = RenderJob(letter.template, content.context, "PROOF", content.lint)
         planned.append((stage_name, letter, job))
     # the variants are laid out (and linted) side by side, as a run's letters are
-    with BatchRenderer(renderer.templates_dir, renderer.profile, renderer.output, jobs) as pool:
-        outcomes = list(pool.render_all(job for _, _, job in planned))
     rendered: list[tuple[Variant, bytes]] = []
-    for (stage_name, letter, _), pdf in zip(planned, outcomes, strict=True):
-        if isinstance(pdf, RenderFailure):  # a template's own error names its file and line
-            said = pdf.reason.removeprefix(f"render_error: {TemplateError.__name__}: ")
-            raise TemplateError(said if said != pdf.reason else f"{letter.template}: {said}")
-        variant = Variant(
-            letter.template, stage_name, letter.recipient.role, letter.language,
-            letter.mail_class, renderer.template_version(letter.template), pdf.pages, 0,
-            pdf.lint_failures or (),
-        )  # fmt: skip
-        rendered.append((variant, pdf.data))
+    with BatchRenderer(renderer.templates_dir, renderer.profile, renderer.output, jobs) as pool:
+        outcomes = pool.render_all(job for _, _, job in planned)
+        for (stage_name, letter, _), pdf in zip(planned, outcomes, strict=True):
+            if isinstance(pdf, RenderFailure):  # the first error stops the proof, at its line
+                said = pdf.reason.removeprefix(f"render_error: {TemplateError.__name__}: ")
+                raise TemplateError(said if said != pdf.reason else f"{letter.template}: {said}")
+            variant = Variant(
+                letter.template, stage_name, letter.recipient.role, letter.language,
+                letter.mail_class, renderer.template_version(letter.template), pdf.pages, 0,
+                pdf.lint_failures or (),
+            )  # fmt: skip
+            rendered.append((variant, pdf.data))
     variants = [variant for variant, _ in rendered]
     title = title or f"Template proof: {renderer.templates_dir}"
     contents = _contents(variants, title, files or {})
