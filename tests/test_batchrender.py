@@ -51,6 +51,18 @@ def test_a_worker_lints_what_it_renders_and_sends_back_the_findings_not_the_text
     assert linted.lint_failures == ("missing:extra: 'Not in letter' not found",)
 
 
+def test_a_worker_has_its_next_letter_before_the_caller_takes_a_result() -> None:
+    """While the run commits one result (and prepares more letters), the worker that sent it
+    renders the next letter instead of waiting for the run to come back."""
+    jobs = _jobs()[:3]
+    busy_at_each_result = []
+    with BatchRenderer(default_templates_dir(), jobs=1) as pool:
+        for result in pool.render_all(jobs, small=True):
+            assert isinstance(result, RenderedPdf)
+            busy_at_each_result.append([worker.job for worker in pool._workers])
+    assert busy_at_each_result == [[1], [2], [None]]
+
+
 def _flaky_render(job: RenderJob) -> RenderedPdf:
     if job.identifier == "CRASH":
         os._exit(1)  # a worker dying mid-letter, as a segfault would
