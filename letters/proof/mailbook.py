@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pikepdf
 
-from letters.errors import TemplateError
 from letters.fsutil import atomic_open, write_bytes_atomic, write_csv
 from letters.intake.policy import Policy
 from letters.model import format_money
@@ -218,9 +217,11 @@ def render_book_part(
     return renderer.render(job.template, job.context, job.identifier).data
 
 
-def book_part_path(batch_dir: Path, part: BookPart) -> Path:
-    """The temporary file a part of the book is written to until `join_book` joins them."""
-    return batch_dir / f"{TEMPORARY_PREFIX}book-{part.first:08d}.pdf"
+def _write_part(batch_dir: Path, part: BookPart, pdf: bytes) -> Path:
+    """A part of the book in its temporary file, until `join_book` joins the parts."""
+    path = batch_dir / f"{TEMPORARY_PREFIX}book-{part.first:08d}.pdf"
+    write_bytes_atomic(path, pdf)
+    return path
 
 
 def render_book_parts(
@@ -236,10 +237,8 @@ def render_book_parts(
     jobs = (book_part_job(context, part, per_page) for part in parts)
     for part, outcome in zip(parts, renderer.render_all(jobs), strict=True):
         if isinstance(outcome, RenderFailure):
-            raise TemplateError(f"{TEMPLATE}: {outcome.reason}")
-        path = book_part_path(batch_dir, part)
-        write_bytes_atomic(path, outcome.data)
-        files.append(path)
+            raise outcome.error(TEMPLATE)
+        files.append(_write_part(batch_dir, part, outcome.data))
     return files
 
 
@@ -258,9 +257,7 @@ def render_book_part_apart(
         _RENDERERS.clear()  # a process making batches one after another keeps only the last
         _RENDERERS[key] = Renderer(templates_dir, policy.envelope, policy.output)
     pdf = render_book_part(_RENDERERS[key], context, part, policy.mailing_book.lines_per_page)
-    path = book_part_path(batch_dir, part)
-    write_bytes_atomic(path, pdf)
-    return path
+    return _write_part(batch_dir, part, pdf)
 
 
 def write_book_csv(batch_dir: Path, lines: list[BookLine]) -> None:

@@ -30,6 +30,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from letters.errors import TemplateError
 from letters.intake.envelope import DEFAULT_PROFILE, OutputConfig, WindowProfile
 from letters.processes import become_child
 from letters.render.lint import LintSpec, lint_letter
@@ -71,6 +72,12 @@ class RenderFailure:
     """A letter that could not be rendered, and why."""
 
     reason: str
+
+    def error(self, template: str) -> TemplateError:
+        """The failure as the error a command stops with: a template's own error as it names
+        its file and line; any other (a worker that died, a timeout) under the template's name."""
+        said = self.reason.removeprefix(f"render_error: {TemplateError.__name__}: ")
+        return TemplateError(said if said != self.reason else f"{template}: {said}")
 
 
 Outcome = RenderedPdf | RenderFailure

@@ -20,7 +20,6 @@ from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 
 from addresses.standardize import standardize
-from letters.errors import TemplateError
 from letters.fsutil import write_bytes_atomic
 from letters.intake.policy import Policy, Stage
 from letters.model import LetterSpec
@@ -175,8 +174,7 @@ def write_proof(
         outcomes = pool.render_all(job for _, _, job in planned)
         for (stage_name, letter, _), pdf in zip(planned, outcomes, strict=True):
             if isinstance(pdf, RenderFailure):  # the first error stops the proof, at its line
-                said = pdf.reason.removeprefix(f"render_error: {TemplateError.__name__}: ")
-                raise TemplateError(said if said != pdf.reason else f"{letter.template}: {said}")
+                raise pdf.error(letter.template)
             variant = Variant(
                 letter.template, stage_name, letter.recipient.role, letter.language,
                 letter.mail_class, renderer.template_version(letter.template), pdf.pages, 0,
