@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import pypdfium2
 import pytest
 
 from addresses.config import load_config
@@ -292,6 +293,16 @@ def wait_for_pdfs(out_dir: Path, count: int, process: subprocess.Popen[str]) -> 
             pytest.fail(f"the run ended before it was stopped: {process.communicate()}")
         time.sleep(0.02)
     pytest.fail("no PDFs appeared")
+
+
+def page_texts(path: Path) -> list[str]:
+    """The text of each page of a PDF, read with PDFium (a 99-page proof in 0.2 s; pypdf takes
+    3 s for the same pages)."""
+    document = pypdfium2.PdfDocument(path)
+    try:
+        return [page.get_textpage().get_text_range() for page in document]
+    finally:
+        document.close()
 
 
 def threatening_templates(tmp_path: Path) -> Path:

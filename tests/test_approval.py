@@ -10,7 +10,6 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from letters.cli.app import app
@@ -18,7 +17,15 @@ from letters.errors import ExitCode
 from letters.intake.policy import default_policy_text
 from letters.render.renderer import Renderer, default_templates_dir
 from letters.state import open_store
-from tests.helpers import CERTIFIED, WriteCsv, batch_dirs, cli_args, error_lines, manifest
+from tests.helpers import (
+    CERTIFIED,
+    WriteCsv,
+    batch_dirs,
+    cli_args,
+    error_lines,
+    manifest,
+    page_texts,
+)
 
 runner = CliRunner()
 ROW = re.compile(  # one contents row, in the text with its white space made single spaces
@@ -47,11 +54,11 @@ def _reminder_only(tmp_path: Path) -> Path:
     return _policy(tmp_path, one_stage)
 
 
-def _contents(reader: PdfReader) -> list[tuple[str, ...]]:
+def _contents(pages: list[str]) -> list[tuple[str, ...]]:
     """The contents rows of a proof (the pages before the first variant's)."""
 
     def text_of(count: int) -> str:
-        return " ".join(" ".join(p.extract_text() or "" for p in reader.pages[:count]).split())
+        return " ".join(" ".join(pages[:count]).split())
 
     first = ROW.search(text_of(1))
     assert first is not None
@@ -66,16 +73,16 @@ def test_the_proof_lists_and_renders_every_variant_of_the_shipped_templates(
     result = runner.invoke(app, [*args, str(templates)])
 
     assert result.exit_code == 0, result.output
-    reader = PdfReader(out)
-    rows = _contents(reader)
+    pages = page_texts(out)
+    rows = _contents(pages)
     # 4 templates (3 at their stage, hardship at each of 3) x en/es x 3 roles x 2 mail classes
     assert len(rows) == (3 + 3) * 2 * 3 * 2
-    assert len(reader.pages) >= len(rows) + 1
+    assert len(pages) >= len(rows) + 1
     flagged = sum(1 for row in rows if row[8] != "no findings")
-    assert f"{len(rows)} variants on {len(reader.pages)} pages, {flagged} with lint findings" in (
+    assert f"{len(rows)} variants on {len(pages)} pages, {flagged} with lint findings" in (
         result.output
     )
-    opening = " ".join((reader.pages[0].extract_text() or "").split())
+    opening = " ".join(pages[0].split())
     css = hashlib.sha256((templates / "letter.css").read_bytes()).hexdigest()
     assert f"letter.css {css}" in opening  # what an approval of this proof would record
     renderer = Renderer(templates)
@@ -86,7 +93,7 @@ def test_the_proof_lists_and_renders_every_variant_of_the_shipped_templates(
     for number, template, _stage, role, _language, mail_class, page, digest, findings in rows:
         assert digest == renderer.template_version(template), number
         assert findings == "no findings" or re.match(r"[a-z_]+(:\S+)?: ", findings), number
-        text = reader.pages[int(page) - 1].extract_text()
+        text = pages[int(page) - 1]
         assert {"debtor": "ADA LOVELACE", "attorney": "GRACE HOPPER",
                 "representative": "CHARLES BABBAGE"}[role] in text.upper(), number  # fmt: skip
         assert ("UNITED KINGDOM" in text) == (mail_class == "registered"), number
@@ -127,7 +134,7 @@ def test_the_proof_shows_each_variants_lint_findings(tmp_path: Path) -> None:
     result = runner.invoke(app, args)
 
     assert result.exit_code == 0, result.output
-    rows = _contents(PdfReader(out))
+    rows = _contents(page_texts(out))
     assert len(rows) == 2 * 2 * 3 * 2  # reminder and hardship, en/es, 3 roles, 2 mail classes
     found = {r[1]: r[8] for r in rows if r[3:6] == ("debtor", "en", "first_class")}
     assert found["reminder.html"].startswith("prohibited:garnishment_or_seizure: 'garnish'")
