@@ -20,12 +20,15 @@ from letters.ops.sample import SampleFiles
 from letters.proof.mailbook import (
     book_context,
     book_lines,
+    book_part_job,
     book_parts,
     join_book,
+    render_book_part,
     render_book_part_apart,
     write_mailing_book,
 )
 from letters.proof.manifest import MANIFEST_COLUMNS, ManifestRow
+from letters.render.pool import RenderJob, render_job
 from letters.render.renderer import Renderer, default_templates_dir
 from tests.helpers import AS_OF, CERTIFIED, WriteCsv, only_batch, read_rows, run_in_process
 
@@ -198,6 +201,25 @@ def test_a_mailing_book_laid_out_in_part_files_is_the_book_laid_out_at_once(
     expected = [page.extract_text() for page in PdfReader(whole / "mailing-book.pdf").pages]
     joined = [page.extract_text() for page in PdfReader(apart / "mailing-book.pdf").pages]
     assert joined == expected and len(joined) == 2
+
+
+def test_a_part_of_the_book_sent_as_a_render_job_brings_back_its_pdf_without_its_text() -> None:
+    """A cluster lays out the book as render jobs: the PDF comes back as the coordinator would
+    make it, not the text runs nothing reads. A letter's job still brings its text back."""
+    policy = load_policy(None)
+    per_page = policy.mailing_book.lines_per_page
+    lines = book_lines(_certifiedread_rows(3), policy)
+    context = book_context("B", lines, policy, "2026-11-21")
+    (part,) = book_parts(lines, per_page)
+    renderer = Renderer(default_templates_dir(), policy.envelope, policy.output)
+
+    pdf = render_job(renderer, book_part_job(context, part, per_page))
+
+    assert pdf.runs == () and pdf.pages == 1
+    assert pdf.data == render_book_part(renderer, context, part, per_page)
+    job = book_part_job(context, part, per_page)
+    as_letter = RenderJob(job.template, job.context, job.identifier)
+    assert "Firm Mailing Book" in render_job(renderer, as_letter).text
 
 
 def test_the_bench_prices_a_page_of_the_runs_mailing_book_in_letters(

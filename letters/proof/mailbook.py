@@ -203,10 +203,11 @@ def book_context(
 
 def book_part_job(context: dict[str, object], part: BookPart, per_page: int) -> RenderJob:
     """One part of the book as a render job: what the run's renderer (its pool or its cluster)
-    lays out as it lays out a letter."""
+    lays out as it lays out a letter. Only its PDF comes back: nothing reads a book's text runs
+    (about 1,500 a part)."""
     pages = _page_context(part.lines, per_page, part.first)
     identifier = f"{context['batch_id']}-mailing-book-{part.first // per_page}"
-    return RenderJob(TEMPLATE, {**context, "pages": pages}, identifier)
+    return RenderJob(TEMPLATE, {**context, "pages": pages}, identifier, keep_text=False)
 
 
 def render_book_part(

@@ -55,6 +55,7 @@ class RenderJob:
     context: dict[str, Any]
     identifier: str
     lint: LintSpec | None = None  # checked where it renders: the findings come back, not the text
+    keep_text: bool = True  # without a lint spec: whether the text runs come back with the PDF
 
 
 def render_job(renderer: Renderer, job: RenderJob) -> RenderedPdf:
@@ -62,7 +63,7 @@ def render_job(renderer: Renderer, job: RenderJob) -> RenderedPdf:
     check costs the run's coordinator nothing, and the text never travels back)."""
     pdf = renderer.render(job.template, job.context, job.identifier)
     if job.lint is None:
-        return pdf
+        return pdf if job.keep_text else RenderedPdf(pdf.data, pdf.pages)
     failures = tuple(lint_letter(pdf.runs, job.lint, renderer.profile))
     return RenderedPdf(pdf.data, pdf.pages, lint_failures=failures)
 
